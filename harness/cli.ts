@@ -1,0 +1,187 @@
+// The command line of PROTOCOL.md §1. Exit codes (§2): 0 pass, 1 a rule failed, 2 could not test, 130 interrupted.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
+import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './operator/faults.ts';
+import { startOperator, type OperatorCredentials } from './operator/index.ts';
+import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
+import { RULES } from './rules.ts';
+import { runCommand } from './run.ts';
+
+export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
+
+const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+
+const CREDENTIAL_LABELS: Record<keyof OperatorCredentials, string> = {
+  apiKey: 'api-key',
+  clientSecret: 'client-secret',
+  optoutApiKey: 'optout-api-key',
+  optoutClientSecret: 'optout-client-secret',
+  cstgPublicKey: 'cstg-public-key',
+  cstgSubscriptionId: 'cstg-subscription-id',
+};
+
+function faultOption(name: string | undefined): OperatorFaultName | undefined {
+  if (name === undefined) return undefined;
+  if (!findOperatorFault(name)) throw new UsageError(`--fault: unknown fault "${name}" (see: uid2-conformance list --faults)`);
+  return name as OperatorFaultName;
+}
+
+interface ServeOptions {
+  listen: string;
+  apiKey?: string;
+  clientSecret?: string;
+  optoutApiKey?: string;
+  optoutClientSecret?: string;
+  propagationDelay: string;
+  cstgPublicKey?: string;
+  cstgPrivateKey?: string;
+  cstgSubscriptionId?: string;
+  cstgOrigin: string[];
+  fault?: string;
+  refreshAfter?: string;
+  identityExpiresAfter?: string;
+  refreshExpiresAfter?: string;
+}
+
+async function serveOperator(options: ServeOptions): Promise<void> {
+  const listen = parseListen(options.listen, '--listen');
+  const subscription = options.cstgSubscriptionId;
+  let cstg = options.cstgPrivateKey ? cstgKeyPairFromPrivateOption(options.cstgPrivateKey, subscription ?? 'sub-local') : undefined;
+  if (options.cstgPublicKey && cstg?.publicKey !== options.cstgPublicKey) {
+    throw new UsageError('--cstg-public-key: the operator needs the matching --cstg-private-key (base64 PKCS#8) to decrypt CSTG requests');
+  }
+  if (!cstg && subscription) cstg = generateCstgKeyPair(subscription);
+  const lifetime = (text: string | undefined, option: string) => (text === undefined ? undefined : parseDuration(text, option));
+  const running = await startOperator({
+    ...listen,
+    apiKey: options.apiKey,
+    clientSecret: options.clientSecret && checkClientSecret(options.clientSecret, '--client-secret'),
+    optoutApiKey: options.optoutApiKey,
+    optoutClientSecret: options.optoutClientSecret && checkClientSecret(options.optoutClientSecret, '--optout-client-secret'),
+    cstg,
+    cstgOrigins: options.cstgOrigin,
+    propagationDelayMs: parseDuration(options.propagationDelay, '--propagation-delay'),
+    fault: faultOption(options.fault),
+    lifetimes: {
+      refreshAfterMs: lifetime(options.refreshAfter, '--refresh-after'),
+      identityExpiresAfterMs: lifetime(options.identityExpiresAfter, '--identity-expires-after'),
+      refreshExpiresAfterMs: lifetime(options.refreshExpiresAfter, '--refresh-expires-after'),
+    },
+  }).catch((e: NodeJS.ErrnoException) => {
+    throw new UsageError(`cannot listen on ${options.listen}: ${e.code ?? e.message}`);
+  });
+  // Credentials the kit made itself go to stderr, once, for the user to configure (PROTOCOL.md §1).
+  for (const name of running.generated) process.stderr.write(`${CREDENTIAL_LABELS[name]}: ${running.credentials[name]}\n`);
+  process.stderr.write(`simulated UID2 operator${options.fault ? ` with fault ${options.fault}` : ''}; stop with Ctrl-C\n`);
+  process.stdout.write(`listening ${running.url}\n`);
+  const stop = () => void running.close().then(() => process.exit(EXIT.pass));
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+function cstgKeyPairFromPrivateOption(privateKey: string, subscription: string) {
+  try {
+    return cstgKeyPairFromPrivate(privateKey, subscription);
+  } catch {
+    throw new UsageError('--cstg-private-key: not a base64 PKCS#8 P-256 private key');
+  }
+}
+
+function listCommand(options: { faults?: boolean }): void {
+  if (options.faults) {
+    for (const fault of OPERATOR_FAULTS) process.stdout.write(`${fault.name.padEnd(38)} ${fault.breaks.join(',').padEnd(24)} ${fault.description}\n`);
+    return;
+  }
+  for (const rule of RULES) process.stdout.write(`${rule.id.padEnd(26)} ${rule.severity.padEnd(7)} ${rule.role.padEnd(11)} ${rule.summary}\n`);
+}
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('uid2-conformance')
+    .description('Conformance kit for the UID2 opt-out rules')
+    .version(pkg.version)
+    .exitOverride()
+    .showHelpAfterError();
+
+  program
+    .command('run')
+    .description('run the suites; with no target, against the embedded simulated operator')
+    .addOption(new Option('--role <role>', 'operator|publisher|dsp|advertiser|sharer (repeatable)').env('UID2_ROLE').argParser(collect).default([]))
+    .addOption(new Option('--target <url>', 'the operator under test').env('UID2_TARGET'))
+    .addOption(new Option('--api-key <key>', 'client API key').env('UID2_API_KEY'))
+    .addOption(new Option('--client-secret <secret>', 'client secret (base64 of 32 bytes)').env('UID2_CLIENT_SECRET'))
+    .addOption(new Option('--optout-api-key <key>', 'API key with the OPTOUT role').env('UID2_OPTOUT_API_KEY'))
+    .addOption(new Option('--optout-client-secret <secret>', 'its client secret').env('UID2_OPTOUT_CLIENT_SECRET'))
+    .addOption(new Option('--cstg-public-key <key>', 'CSTG server public key (UID2-X-...)').env('UID2_CSTG_PUBLIC_KEY'))
+    .addOption(new Option('--cstg-subscription-id <id>', 'CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
+    .addOption(new Option('--propagation-timeout <duration>', 'bound of OP-PROPAGATION').env('UID2_PROPAGATION_TIMEOUT').default('30s'))
+    .addOption(new Option('--timeout <duration>', 'per-request timeout').default('10s'))
+    .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
+    .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
+    .addOption(new Option('--seed <n>', 'property-based seed'))
+    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default('./uid2-conformance-report'))
+    .action(async (options) => {
+      process.exitCode = await runCommand(options, { name: pkg.name, version: pkg.version });
+    });
+
+  program
+    .command('serve-operator')
+    .description('start the simulated UID2 operator alone')
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
+    .option('--api-key <key>', 'client API key it accepts (GENERATOR, MAPPER, SHARER, ID_READER)')
+    .option('--client-secret <secret>', 'its client secret (base64 of 32 bytes)')
+    .option('--optout-api-key <key>', 'API key with the OPTOUT role')
+    .option('--optout-client-secret <secret>', 'its client secret')
+    .option('--propagation-delay <duration>', 'delay before an opt-out is visible', '0ms')
+    .option('--cstg-public-key <key>', 'CSTG public key it accepts (needs --cstg-private-key)')
+    .option('--cstg-private-key <key>', 'CSTG private key, base64 PKCS#8 (extension)')
+    .option('--cstg-subscription-id <id>', 'CSTG subscription id')
+    .option('--cstg-origin <origin>', 'allowed CSTG origin (repeatable; default: any)', collect, [])
+    .option('--fault <name>', 'run one named fault (see list --faults)')
+    .option('--refresh-after <duration>', 'refresh_from after issue (default 15m)')
+    .option('--identity-expires-after <duration>', 'advertising token lifetime (default 1h)')
+    .option('--refresh-expires-after <duration>', 'refresh token lifetime (default 24h)')
+    .action(serveOperator);
+
+  program
+    .command('list')
+    .description('print the rule catalog (or the named faults)')
+    .option('--faults', 'list the named faults of the simulated operator')
+    .action(listCommand);
+
+  for (const [name, what] of [
+    ['calibrate', 'run the suites against the built-in faults'],
+    ['replay', 'rerun one failed check'],
+  ] as const) {
+    program
+      .command(name)
+      .description(`${what} (not available in this version)`)
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new UsageError(`${name} is not available in this version of ${pkg.name} (${pkg.version})`);
+      });
+  }
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  try {
+    await buildProgram().parseAsync(argv);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      process.exitCode = e.exitCode === 0 ? EXIT.pass : EXIT.error;
+    } else if (e instanceof UsageError || e instanceof TargetError) {
+      process.stderr.write(`uid2-conformance: ${e.message}\n`);
+      process.exitCode = EXIT.error;
+    } else {
+      process.stderr.write(`uid2-conformance: unexpected error: ${(e as Error).stack ?? e}\n`);
+      process.exitCode = EXIT.error;
+    }
+  }
+}
+
+await main(process.argv);

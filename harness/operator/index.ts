@@ -1,0 +1,115 @@
+// Starting and stopping a simulated operator: credentials, defaults, listening address.
+import { randomBytes } from 'node:crypto';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { createOperatorServer } from './http.ts';
+import type { OperatorFaultName } from './faults.ts';
+import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type Role } from './operator.ts';
+import type { TokenLifetimes } from './tokens.ts';
+
+export const DEFAULT_SITE_ID = 123;
+
+/** Token lifetimes of the operator's local configuration (UID2-SPEC §8). */
+export const DEFAULT_LIFETIMES: TokenLifetimes = {
+  refreshAfterMs: 900_000,
+  identityExpiresAfterMs: 3_600_000,
+  refreshExpiresAfterMs: 86_400_000,
+};
+
+export interface OperatorCredentials {
+  apiKey: string;
+  clientSecret: string;
+  optoutApiKey: string;
+  optoutClientSecret: string;
+  cstgPublicKey: string;
+  cstgSubscriptionId: string;
+}
+
+export interface OperatorOptions {
+  host?: string;
+  port?: number;
+  apiKey?: string;
+  clientSecret?: string;
+  optoutApiKey?: string;
+  optoutClientSecret?: string;
+  cstg?: CstgKeyPair;
+  cstgOrigins?: readonly string[];
+  propagationDelayMs?: number;
+  lifetimes?: Partial<TokenLifetimes>;
+  fault?: OperatorFaultName;
+  now?: () => number;
+  onRequest?: (path: string, status: number) => void;
+}
+
+export interface RunningOperator {
+  url: string;
+  credentials: OperatorCredentials;
+  /** Which credentials were generated here rather than given (to print them once, for the user). */
+  generated: ReadonlySet<keyof OperatorCredentials>;
+  operator: SimulatedOperator;
+  server: Server;
+  close(): Promise<void>;
+}
+
+const newApiKey = (prefix: string) => `${prefix}-${randomBytes(18).toString('base64url')}`;
+const newSecret = () => randomBytes(32).toString('base64');
+
+export async function startOperator(options: OperatorOptions = {}): Promise<RunningOperator> {
+  const generated = new Set<keyof OperatorCredentials>();
+  const pick = (name: keyof OperatorCredentials, given: string | undefined, make: () => string) => {
+    if (given !== undefined) return given;
+    generated.add(name);
+    return make();
+  };
+  const cstg = options.cstg ?? generateCstgKeyPair();
+  if (!options.cstg) generated.add('cstgPublicKey').add('cstgSubscriptionId');
+  const credentials: OperatorCredentials = {
+    apiKey: pick('apiKey', options.apiKey, () => newApiKey('UID2-C-L')),
+    clientSecret: pick('clientSecret', options.clientSecret, newSecret),
+    optoutApiKey: pick('optoutApiKey', options.optoutApiKey, () => newApiKey('UID2-O-L')),
+    optoutClientSecret: pick('optoutClientSecret', options.optoutClientSecret, newSecret),
+    cstgPublicKey: cstg.publicKey,
+    cstgSubscriptionId: cstg.subscriptionId,
+  };
+  if (credentials.apiKey === credentials.optoutApiKey) throw new Error('the API key and the opt-out API key must differ');
+  const callers = new Map<string, Caller>([
+    [credentials.apiKey, caller(credentials.apiKey, credentials.clientSecret, ['GENERATOR', 'MAPPER', 'SHARER', 'ID_READER'])],
+    [credentials.optoutApiKey, caller(credentials.optoutApiKey, credentials.optoutClientSecret, ['OPTOUT'])],
+  ]);
+  const operator = new SimulatedOperator({
+    propagationDelayMs: options.propagationDelayMs ?? 0,
+    lifetimes: { ...DEFAULT_LIFETIMES, ...options.lifetimes },
+    fault: options.fault,
+    cstg,
+    cstgOrigins: options.cstgOrigins ?? [],
+    now: options.now ?? Date.now,
+  });
+  const server = createOperatorServer({ operator, callers, cstgSiteId: DEFAULT_SITE_ID, onRequest: options.onRequest });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    credentials,
+    generated,
+    operator,
+    server,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function caller(apiKey: string, secretBase64: string, roles: Role[]): Caller {
+  const secret = Buffer.from(secretBase64, 'base64');
+  if (secret.length !== 32) throw new Error('a client secret must be base64 of 32 bytes (UID2-SPEC §2.1)');
+  return { apiKey, secret, roles: new Set(roles), siteId: DEFAULT_SITE_ID };
+}

@@ -1,0 +1,58 @@
+// The simulated operator's opt-out store (UID2-SPEC §5). Keyed by the first-level hash for generate, refresh,
+// CSTG and map, and by raw UID2 for /v2/optout/status; the earliest record wins; a record becomes visible
+// only after the configured propagation delay (§5.2).
+
+interface OptOutRecord {
+  /** When the opt-out was recorded, whole seconds in ms (§1.4). */
+  recordedMs: number;
+  /** When the other endpoints start to see it. */
+  visibleFromMs: number;
+}
+
+export interface OptOutStoreOptions {
+  propagationDelayMs: number;
+  /** Fault `status-latest-wins`: a repeat overwrites instead of keeping the earliest. */
+  latestWins?: boolean;
+  /** Fault `propagation-lost`: a record vanishes this long after it became visible. */
+  lostAfterMs?: number;
+}
+
+export class OptOutStore {
+  private readonly byFirstLevel = new Map<string, OptOutRecord>();
+  private readonly byRawUid = new Map<string, OptOutRecord>();
+
+  constructor(private readonly options: OptOutStoreOptions) {}
+
+  record(firstLevel: Buffer, rawUidBase64: string, nowMs: number): void {
+    const recordedMs = Math.floor(nowMs / 1000) * 1000;
+    const fresh = { recordedMs, visibleFromMs: nowMs + this.options.propagationDelayMs };
+    for (const [map, key] of [
+      [this.byFirstLevel, firstLevel.toString('base64')],
+      [this.byRawUid, rawUidBase64],
+    ] as const) {
+      const existing = map.get(key);
+      if (!existing || this.options.latestWins) map.set(key, fresh);
+    }
+  }
+
+  /** Whether a record exists at all, visible yet or not. */
+  isRecorded(firstLevel: Buffer): boolean {
+    return this.byFirstLevel.has(firstLevel.toString('base64'));
+  }
+
+  isOptedOut(firstLevel: Buffer, nowMs: number): boolean {
+    return this.visible(this.byFirstLevel.get(firstLevel.toString('base64')), nowMs) !== undefined;
+  }
+
+  /** `opted_out_since` in ms for a raw UID2 as sent, or undefined when it is not (yet) opted out. */
+  optedOutSince(rawUidBase64: string, nowMs: number): number | undefined {
+    return this.visible(this.byRawUid.get(rawUidBase64), nowMs)?.recordedMs;
+  }
+
+  private visible(record: OptOutRecord | undefined, nowMs: number): OptOutRecord | undefined {
+    if (!record || nowMs < record.visibleFromMs) return undefined;
+    const lostAfter = this.options.lostAfterMs;
+    if (lostAfter !== undefined && nowMs >= record.visibleFromMs + lostAfter) return undefined;
+    return record;
+  }
+}

@@ -1,0 +1,102 @@
+// DII (directly identifying information) normalization and hashing, UID2-SPEC §3.
+import { createHash } from 'node:crypto';
+
+export type DiiKind = 'email' | 'phone';
+export type DiiField = 'email' | 'email_hash' | 'phone' | 'phone_hash';
+export const DII_FIELDS: readonly DiiField[] = ['email', 'email_hash', 'phone', 'phone_hash'];
+
+export type InvalidReason =
+  | 'email_no_at'
+  | 'email_many_at'
+  | 'email_empty_local'
+  | 'email_empty_domain'
+  | 'phone_not_e164'
+  | 'hash_bad_length'
+  | 'hash_not_decodable'
+  | 'not_a_string';
+
+export class InvalidDiiError extends Error {
+  constructor(
+    readonly reason: InvalidReason,
+    readonly field: DiiField,
+  ) {
+    super(`invalid ${field}: ${reason}`);
+    this.name = 'InvalidDiiError';
+  }
+}
+
+/** A DII reduced to what identifies the person: its kind and the SHA-256 of its normalized form. */
+export interface HashedDii {
+  kind: DiiKind;
+  /** SHA-256 of the normalized UTF-8 string, 32 bytes. */
+  hash: Buffer;
+}
+
+export function kindOf(field: DiiField): DiiKind {
+  return field.startsWith('email') ? 'email' : 'phone';
+}
+
+const ASCII_UPPER = /[A-Z]/g;
+
+/**
+ * Normalizes an email as the operator does (§3.1, §3.2): leading and trailing spaces dropped, ASCII A–Z
+ * lowercased, exactly one `@`, and for `gmail.com` only, dots removed and `+tag` dropped from the local part.
+ */
+export function normalizeEmail(input: string): string {
+  const trimmed = input.replace(/^ +| +$/g, '').replace(ASCII_UPPER, (c) => c.toLowerCase());
+  const at = trimmed.indexOf('@');
+  if (at < 0) throw new InvalidDiiError('email_no_at', 'email');
+  if (trimmed.indexOf('@', at + 1) >= 0) throw new InvalidDiiError('email_many_at', 'email');
+  let local = trimmed.slice(0, at);
+  const domain = trimmed.slice(at + 1);
+  if (domain.length === 0) throw new InvalidDiiError('email_empty_domain', 'email');
+  if (domain === 'gmail.com') {
+    const plus = local.indexOf('+');
+    local = (plus >= 0 ? local.slice(0, plus) : local).replaceAll('.', '');
+  }
+  if (local.length === 0) throw new InvalidDiiError('email_empty_local', 'email');
+  return `${local}@${domain}`;
+}
+
+const E164 = /^\+[0-9]{10,15}$/;
+
+/** Phones are validated, never normalized: `+` and 10–15 ASCII digits (§3.3). */
+export function validatePhone(input: string): string {
+  if (!E164.test(input)) throw new InvalidDiiError('phone_not_e164', 'phone');
+  return input;
+}
+
+export function sha256(text: string): Buffer {
+  return createHash('sha256').update(text, 'utf8').digest();
+}
+
+const HEX_64 = /^[0-9a-fA-F]{64}$/;
+const BASE64_44 = /^[A-Za-z0-9+/]{43}=$/;
+
+/** Decodes a DII hash given as 44-char base64 or 64-char hex (§3.4). */
+export function decodeDiiHash(input: string, field: DiiField): Buffer {
+  if (HEX_64.test(input)) return Buffer.from(input, 'hex');
+  if (input.length !== 44 && input.length !== 64) throw new InvalidDiiError('hash_bad_length', field);
+  if (!BASE64_44.test(input)) throw new InvalidDiiError('hash_not_decodable', field);
+  const bytes = Buffer.from(input, 'base64');
+  if (bytes.length !== 32) throw new InvalidDiiError('hash_not_decodable', field);
+  return bytes;
+}
+
+/** Any of the four request forms to the hashed DII the operator keys everything on. */
+export function hashDii(field: DiiField, value: unknown): HashedDii {
+  if (typeof value !== 'string') throw new InvalidDiiError('not_a_string', field);
+  switch (field) {
+    case 'email':
+      return { kind: 'email', hash: sha256(normalizeEmail(value)) };
+    case 'phone':
+      return { kind: 'phone', hash: sha256(validatePhone(value)) };
+    case 'email_hash':
+    case 'phone_hash':
+      return { kind: kindOf(field), hash: decodeDiiHash(value, field) };
+  }
+}
+
+/** The two wire forms of a hash. */
+export const hashToBase64 = (hash: Buffer): string => hash.toString('base64');
+export const hashToHex = (hash: Buffer): string => hash.toString('hex');

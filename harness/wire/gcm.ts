@@ -1,0 +1,50 @@
+// AES-256-GCM blobs as UID2 lays them out: IV(12) ‖ ciphertext ‖ tag(16), no AAD unless given
+// (UID2-SPEC §2, UID2-TOKEN-FORMAT §0).
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+export const IV_BYTES = 12;
+export const TAG_BYTES = 16;
+export const KEY_BYTES = 32;
+
+export class GcmAuthError extends Error {
+  constructor() {
+    super('AES-GCM authentication failed');
+    this.name = 'GcmAuthError';
+  }
+}
+
+export function gcmEncrypt(key: Buffer, plaintext: Buffer, aad?: Buffer, iv: Buffer = randomBytes(IV_BYTES)): Buffer {
+  const cipher = createCipheriv('aes-256-gcm', key, iv);
+  if (aad) cipher.setAAD(aad);
+  const body = cipher.update(plaintext);
+  const final = cipher.final();
+  return Buffer.concat([iv, body, final, cipher.getAuthTag()]);
+}
+
+/** Opens IV ‖ ct ‖ tag; throws GcmAuthError on a wrong key, a tampered byte or a truncated blob. */
+export function gcmDecrypt(key: Buffer, blob: Buffer, aad?: Buffer): Buffer {
+  if (blob.length < IV_BYTES + TAG_BYTES) throw new GcmAuthError();
+  const iv = blob.subarray(0, IV_BYTES);
+  const tag = blob.subarray(blob.length - TAG_BYTES);
+  const decipher = createDecipheriv('aes-256-gcm', key, iv);
+  if (aad) decipher.setAAD(aad);
+  decipher.setAuthTag(tag);
+  try {
+    return Buffer.concat([decipher.update(blob.subarray(IV_BYTES, blob.length - TAG_BYTES)), decipher.final()]);
+  } catch {
+    throw new GcmAuthError();
+  }
+}
+
+const STANDARD_BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
+
+/** Strict standard base64 (padding optional), unlike Buffer.from which skips garbage silently. */
+export function decodeBase64Strict(text: string): Buffer | undefined {
+  if (!STANDARD_BASE64.test(text) || text.length % 4 === 1) return undefined;
+  if (text.includes('=') && text.length % 4 !== 0) return undefined;
+  return Buffer.from(text, 'base64');
+}
+
+export function randomKey(): Buffer {
+  return randomBytes(KEY_BYTES);
+}
