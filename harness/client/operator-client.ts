@@ -184,14 +184,13 @@ export class OperatorClient {
         headers: { ...headers, 'content-type': contentType },
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
-        signal: AbortSignal.timeout(timeoutMs),
       });
       const type = response.headers['content-type'];
       return { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, url) };
     } catch (e) {
       if (e instanceof TransportError) throw e;
       const error = e as Error & { code?: string };
-      if (error.name === 'TimeoutError' || error.name === 'AbortError' || error.code?.startsWith('UND_ERR_') && /TIMEOUT/.test(error.code)) {
+      if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT' || error.code === 'UND_ERR_CONNECT_TIMEOUT') {
         throw new TransportError('timeout', `${url.origin}${path} did not answer within ${timeoutMs} ms`);
       }
       throw new TransportError('unreachable', `${url.origin}${path} is unreachable (${error.code ?? error.message})`);

@@ -1,8 +1,7 @@
 // Token issuing for the simulated operator: v4 advertising tokens under a master and a site key
 // (UID2-TOKEN-FORMAT §1, §5) and the 388-character wrapped refresh token (UID2-SPEC §2.5).
-import { randomBytes } from 'node:crypto';
 import { encodeAdvertisingToken, decodeAdvertisingToken, type TokenKey } from '../wire/advertising-token.ts';
-import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, randomKey } from '../wire/gcm.ts';
+import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, randomKey, secureRandom } from '../wire/gcm.ts';
 import type { DiiKind } from '../wire/dii.ts';
 
 export const WRAPPED_REFRESH_TOKEN_LENGTH = 388;
@@ -83,7 +82,7 @@ export class TokenService {
       this.siteKey,
     );
     const responseKey = randomKey();
-    const claims: RefreshClaims = { ...input, refreshExpiresMs: refreshExpires, tokenId: randomBytes(8).toString('hex') };
+    const claims: RefreshClaims = { ...input, refreshExpiresMs: refreshExpires, tokenId: secureRandom(8).toString('hex') };
     return {
       advertising_token: advertising,
       refresh_token: this.wrap(claims, responseKey),
@@ -108,8 +107,7 @@ export class TokenService {
     at = inner.writeBigInt64BE(BigInt(claims.establishedMs), at);
     at = inner.writeBigInt64BE(BigInt(claims.refreshExpiresMs), at);
     at += claims.firstLevel.copy(inner, at);
-    at += Buffer.from(claims.tokenId, 'hex').copy(inner, at);
-    randomBytes(INNER_TOKEN_BYTES - at).copy(inner, at);
+    Buffer.from(claims.tokenId, 'hex').copy(inner, at); // the rest stays zero padding
     const json = JSON.stringify({ refresh_response_key: responseKey.toString('base64'), refresh_token: inner.toString('base64') });
     const head = Buffer.alloc(5);
     head.writeUInt8(0x00, 0);

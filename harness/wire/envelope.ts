@@ -1,7 +1,6 @@
 // The UID2 v2 request/response envelope (UID2-SPEC §2.2–§2.4), both sides:
 // the client seals requests and opens responses; the simulated operator does the reverse.
-import { randomBytes } from 'node:crypto';
-import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, GcmAuthError, IV_BYTES, TAG_BYTES } from './gcm.ts';
+import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, GcmAuthError, IV_BYTES, secureRandom, TAG_BYTES } from './gcm.ts';
 
 export const ENVELOPE_VERSION = 1;
 export const NONCE_BYTES = 8;
@@ -44,7 +43,7 @@ export function sealRequest(
   payload: unknown,
   options: { nowMs?: number; nonce?: Buffer } = {},
 ): SealedRequest {
-  const nonce = options.nonce ?? randomBytes(NONCE_BYTES);
+  const nonce = options.nonce ?? secureRandom(NONCE_BYTES);
   const plain = dataEnvelope(options.nowMs ?? Date.now(), nonce, jsonBytes(payload));
   return { bytes: Buffer.concat([Buffer.from([ENVELOPE_VERSION]), gcmEncrypt(secret, plain)]), nonce };
 }
@@ -112,13 +111,22 @@ export function openRequest(
 ): OpenedRequest {
   if (body.length === 0) return { ok: false, message: 'Invalid body: Body is missing.' };
   const text = body.toString('latin1');
-  let bytes: Buffer | undefined;
-  if (options.octetStream) bytes = body[0] === ENVELOPE_VERSION ? body : decodeBase64Strict(text.trim());
-  if (!bytes && text.trimStart().startsWith('{')) {
-    return { ok: false, message: 'Invalid body: The request body is unencrypted JSON. Encrypt the request with the client secret.' };
+  const unencrypted: OpenedRequest = { ok: false, message: 'Invalid body: The request body is unencrypted JSON. Encrypt the request with the client secret.' };
+  if (options.octetStream) {
+    // Raw bytes first; base64 only as a fallback, keeping the raw error when that fails too (§2.2).
+    const raw = openEnvelope(secret, body, options);
+    if (raw.ok) return raw;
+    const decoded = decodeBase64Strict(text);
+    if (decoded) return openEnvelope(secret, decoded, options);
+    return text.trimStart().startsWith('{') ? unencrypted : raw;
   }
-  bytes ??= decodeBase64Strict(text.trim());
+  if (text.trimStart().startsWith('{')) return unencrypted;
+  const bytes = decodeBase64Strict(text.trim());
   if (!bytes) return { ok: false, message: 'Invalid body: Body is not valid base64.' };
+  return openEnvelope(secret, bytes, options);
+}
+
+function openEnvelope(secret: Buffer, bytes: Buffer, options: { nowMs?: number; maxDriftMinutes?: number }): OpenedRequest {
   if (bytes.length < MIN_ENVELOPE_BYTES) return { ok: false, message: 'Invalid body: Body too short. Check encryption method.' };
   if (bytes[0] !== ENVELOPE_VERSION) {
     return { ok: false, message: `Invalid body: Invalid request envelope format version: received ${bytes[0]}, must be 1.` };

@@ -1,0 +1,6 @@
+#!/usr/bin/env node
+// npm run bench: the kit's benchmarks (figures printed, nothing asserted).
+import { register } from 'tsx/esm/api';
+
+register();
+await import('../bench/wire.ts');
