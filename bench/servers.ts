@@ -1,11 +1,13 @@
 // The servers the wire benchmark talks to, in a process of their own (as a real operator would be):
-// the simulated operator, and a bare node:http server answering plain JSON of the same shape.
-import { createServer } from 'node:http';
+// the simulated operator; a bare node:http server answering plain JSON of a generate answer's shape;
+// and, as a yardstick, a bare server doing nothing but a minimal AES-GCM envelope (decrypt, encrypt).
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOperator } from '../harness/operator/index.ts';
+import { gcmDecrypt, gcmEncrypt } from '../harness/wire/gcm.ts';
 
-/** A generate answer's shape with fake values of the real lengths, so both paths move similar bytes. */
-const PLAIN_ANSWER = JSON.stringify({
+/** A generate answer's shape with fake values of the real lengths, so every path moves similar bytes. */
+export const GENERATE_SHAPED_ANSWER = JSON.stringify({
   status: 'success',
   body: {
     advertising_token: 'A'.repeat(218),
@@ -16,20 +18,36 @@ const PLAIN_ANSWER = JSON.stringify({
     refresh_response_key: 'K'.repeat(44),
   },
 });
+export const MINIMAL_KEY = Buffer.alloc(32, 7);
+
+function bareServer(answer: (body: Buffer) => Buffer) {
+  return createServer((req: IncomingMessage, res: ServerResponse) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const out = answer(Buffer.concat(chunks));
+      res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': out.length }).end(out);
+    });
+  });
+}
+
+const listen = async (server: ReturnType<typeof createServer>) => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+};
 
 const operator = await startOperator();
-const plain = createServer((req, res) => {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    JSON.parse(Buffer.concat(chunks).toString('utf8'));
-    res.writeHead(200, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(PLAIN_ANSWER) }).end(PLAIN_ANSWER);
-  });
+const plain = bareServer((body) => {
+  JSON.parse(body.toString('utf8'));
+  return Buffer.from(GENERATE_SHAPED_ANSWER);
 });
-await new Promise<void>((resolve) => plain.listen(0, '127.0.0.1', resolve));
+const minimal = bareServer((body) => {
+  JSON.parse(gcmDecrypt(MINIMAL_KEY, Buffer.from(body.toString('latin1'), 'base64')).toString('utf8'));
+  return Buffer.from(gcmEncrypt(MINIMAL_KEY, Buffer.from(GENERATE_SHAPED_ANSWER)).toString('base64'));
+});
 
-process.send!({ operator: { url: operator.url, credentials: operator.credentials }, plainUrl: `http://127.0.0.1:${(plain.address() as AddressInfo).port}` });
+process.send!({ operator: { url: operator.url, credentials: operator.credentials }, plainUrl: await listen(plain), minimalUrl: await listen(minimal) });
 process.on('message', (message) => {
   if (message === 'stats') process.send!({ maxRssKb: process.resourceUsage().maxRSS, cpuUs: process.cpuUsage() });
-  if (message === 'stop') void operator.close().then(() => plain.close(() => process.exit(0)));
+  if (message === 'stop') void operator.close().then(() => process.exit(0));
 });

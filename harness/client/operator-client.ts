@@ -186,7 +186,8 @@ export class OperatorClient {
         bodyTimeout: timeoutMs,
       });
       const type = response.headers['content-type'];
-      return { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, url) };
+      const length = Number(response.headers['content-length'] ?? 0);
+      return { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, url, length) };
     } catch (e) {
       if (e instanceof TransportError) throw e;
       const error = e as Error & { code?: string };
@@ -199,7 +200,13 @@ export class OperatorClient {
 }
 
 /** Reads an answer body, refusing one larger than MAX_RESPONSE_BYTES without reading it all. */
-async function readCapped(body: Dispatcher.ResponseData['body'], url: URL): Promise<Buffer> {
+async function readCapped(body: Dispatcher.ResponseData['body'], url: URL, declaredLength: number): Promise<Buffer> {
+  if (declaredLength > MAX_RESPONSE_BYTES) {
+    body.destroy();
+    throw new TransportError('too_large', `${url.href} declared a body of ${declaredLength} bytes (limit ${MAX_RESPONSE_BYTES})`);
+  }
+  // A declared length within the cap is read in one go: async iteration costs more than the crypto here.
+  if (declaredLength > 0) return Buffer.from(await body.arrayBuffer());
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

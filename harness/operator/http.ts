@@ -64,7 +64,9 @@ function readBody(req: IncomingMessage): Promise<BodyResult> {
   });
 }
 
+/** Browser clients (the web SDK, Prebid.js) need CORS; other callers send no Origin and get no CORS headers. */
 function setCors(req: IncomingMessage, res: ServerResponse): void {
+  if (req.headers.origin === undefined && req.method !== 'OPTIONS') return;
   res.setHeader('Access-Control-Allow-Origin', req.headers.origin ?? '*');
   res.setHeader('Vary', 'Origin');
   res.setHeader('Access-Control-Allow-Methods', 'GET, POST, OPTIONS');
@@ -95,7 +97,9 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOpt
     res.writeHead(204).end();
     return 204;
   }
-  const path = new URL(req.url ?? '/', 'http://operator').pathname;
+  const url = req.url ?? '/';
+  const query = url.indexOf('?');
+  const path = query < 0 ? url : url.slice(0, query);
   if (path === HEALTHCHECK && req.method === 'GET') {
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
     return 200;

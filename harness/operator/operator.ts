@@ -117,21 +117,20 @@ export class SimulatedOperator {
     }
   }
 
-  /** Test identities first, then the store (§5.1). */
-  private isOptedOut(dii: HashedDii, use: 'generate' | 'refresh' | 'map', nowMs: number, firstLevel = this.identities.firstLevelHash(dii)): boolean {
+  /** Generate, CSTG and map: test identities first, then the store (§5.1). Refresh decides on its own. */
+  private isOptedOut(dii: HashedDii, firstLevel: Buffer, nowMs: number): boolean {
     const test = this.identities.testBehavior(dii);
-    if (test) return test === 'always-optout' || (test === 'refresh-optout' && use === 'refresh');
+    if (test) return test === 'always-optout';
     return this.store.isOptedOut(firstLevel, nowMs);
   }
 
-  private issue(dii: HashedDii, siteId: number, privacyBits: number, establishedMs: number, nowMs: number): IssuedIdentity {
-    const firstLevel = this.identities.firstLevelHash(dii);
+  private issue(dii: HashedDii, firstLevel: Buffer, siteId: number, privacyBits: number, establishedMs: number, nowMs: number): IssuedIdentity {
     const rawUid = this.identities.rawUid(dii.kind, firstLevel);
     return this.tokens.issue({ kind: dii.kind, siteId, privacyBits, establishedMs, firstLevel, rawUid }, nowMs);
   }
 
-  private rawUidOf(dii: HashedDii): string {
-    return this.identities.rawUid(dii.kind, this.identities.firstLevelHash(dii)).toString('base64');
+  private rawUidOf(dii: HashedDii, firstLevel = this.identities.firstLevelHash(dii)): string {
+    return this.identities.rawUid(dii.kind, firstLevel).toString('base64');
   }
 
   // ------------------------------------------------------------ endpoints
@@ -142,15 +141,17 @@ export class SimulatedOperator {
     const parsed = this.singleDii(payload, clientError(EXACTLY_ONE), clientError('Invalid Identifier'));
     if (!parsed.ok) return parsed.reply;
     const { field, dii } = parsed.value;
+    const firstLevel = this.identities.firstLevelHash(dii);
     const skipCheck = field === 'email_hash' && this.has('gen-email-hash-skips-optout');
-    if (!skipCheck && this.isOptedOut(dii, 'generate', now)) {
+    if (!skipCheck && this.isOptedOut(dii, firstLevel, now)) {
       if (this.has('gen-legacy-policy') && isObject(payload) && payload.optout_check !== 1) {
-        return success(this.issue({ kind: dii.kind, hash: LEGACY_PLACEHOLDER[dii.kind] }, caller.siteId, PRIVACY_BITS_SERVER, now, now));
+        const placeholder: HashedDii = { kind: dii.kind, hash: LEGACY_PLACEHOLDER[dii.kind] };
+        return success(this.issue(placeholder, this.identities.firstLevelHash(placeholder), caller.siteId, PRIVACY_BITS_SERVER, now, now));
       }
-      if (this.has('gen-optout-leaks-uid')) return { kind: 'sealed', payload: { status: 'optout', body: { advertising_id: this.rawUidOf(dii) } } };
+      if (this.has('gen-optout-leaks-uid')) return { kind: 'sealed', payload: { status: 'optout', body: { advertising_id: this.rawUidOf(dii, firstLevel) } } };
       return optoutReply;
     }
-    return success(this.issue(dii, caller.siteId, PRIVACY_BITS_SERVER, now, now));
+    return success(this.issue(dii, firstLevel, caller.siteId, PRIVACY_BITS_SERVER, now, now));
   }
 
   /** POST /v2/token/refresh (§1.2): the body is the refresh token as text; the caller is optional. */
@@ -271,7 +272,7 @@ export class SimulatedOperator {
       throw e;
     }
     const firstLevel = this.identities.firstLevelHash(dii);
-    if (!skipCheck && this.isOptedOut(dii, 'map', nowMs, firstLevel)) return { reason: 'optout' };
+    if (!skipCheck && this.isOptedOut(dii, firstLevel, nowMs)) return { reason: 'optout' };
     return { rawUid: this.identities.rawUid(dii.kind, firstLevel).toString('base64'), bucketId: this.identities.bucketId(firstLevel) };
   }
 
@@ -362,10 +363,11 @@ export class SimulatedOperator {
       return clientError('Invalid Identifier');
     }
     const now = this.config.now();
+    const firstLevel = this.identities.firstLevelHash(dii);
     const skipCheck = field === 'phone_hash' && this.has('cstg-phone-skips-optout');
-    const answer = !skipCheck && this.isOptedOut(dii, 'generate', now)
+    const answer = !skipCheck && this.isOptedOut(dii, firstLevel, now)
       ? { status: 'optout' }
-      : { status: 'success', body: this.issue(dii, siteId, PRIVACY_BITS_CSTG, now, now) };
+      : { status: 'success', body: this.issue(dii, firstLevel, siteId, PRIVACY_BITS_CSTG, now, now) };
     return { kind: 'bare', key: sharedSecret, payload: answer };
   }
 }
