@@ -40,6 +40,10 @@ async function preflight(client: OperatorClient): Promise<void> {
     throw e;
   }
   if (answer.http === 401) throw new TargetError(`the operator refused the API key (HTTP 401 on ${answer.path})`);
+  const message = (answer.body as { message?: unknown } | undefined)?.message;
+  if (answer.http === 400 && typeof message === 'string' && message.includes('Check encryption key')) {
+    throw new TargetError('the operator cannot decrypt our requests: check --client-secret (HTTP 400 "Check encryption key")');
+  }
   if (answer.http === 200 && answer.envelopeError?.reason === 'auth_failed') {
     throw new TargetError('the operator answered with a different client secret: check --client-secret');
   }

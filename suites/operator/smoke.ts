@@ -107,13 +107,13 @@ export async function runSmokeChecks(target: SmokeTarget, onResult: (r: CheckRes
 
   await check('OP-TEST-IDENTITIES', 'smoke.test-identity-always-optout', async (ev) => {
     for (const dii of [{ email: 'optout@example.com' }, { phone: '+00000000000' }]) expectStatus(ev(await client.generate({ ...dii, optout_check: 1 })), 'optout', `generate ${Object.keys(dii)[0]} test identity`);
-    return 'optout@example.com and +00000000000 answer optout on generate';
+    return 'the always-opted-out test identities (email and phone) answer optout on generate';
   });
 
   await check('OP-TEST-IDENTITIES', 'smoke.test-identity-refresh-optout', async (ev) => {
-    const tokens = expectTokens(ev(await client.generate({ email: 'refresh-optout@example.com', optout_check: 1 })), 'generate refresh-optout@example.com');
-    expectStatus(ev(await client.refresh(tokens.refresh_token, tokens.refresh_response_key)), 'optout', 'refresh of refresh-optout@example.com');
-    return 'refresh-optout@example.com generates, and its refresh answers optout';
+    const tokens = expectTokens(ev(await client.generate({ email: 'refresh-optout@example.com', optout_check: 1 })), 'generate of the refresh-optout test email');
+    expectStatus(ev(await client.refresh(tokens.refresh_token, tokens.refresh_response_key)), 'optout', 'refresh of the refresh-optout test email');
+    return 'the refresh-optout test email generates, and its refresh answers optout';
   });
 
   // A fresh global opt-out, registered once and then observed on every endpoint.
@@ -167,7 +167,7 @@ export async function runSmokeChecks(target: SmokeTarget, onResult: (r: CheckRes
 
   await check('OP-CSTG-OPTOUT', 'smoke.cstg-test-identity', async (ev) => {
     const x = ev(await client.clientGenerate({ serverPublicKey: cstg!.publicKey, subscriptionId: cstg!.subscriptionId, dii: { email_hash: sha256('optout@example.com').toString('base64') } }));
-    expectStatus(x, 'optout', 'client-side generate of optout@example.com');
+    expectStatus(x, 'optout', 'client-side generate of the always-opted-out test email');
     return 'client-side generate of the always-opted-out test identity answers optout';
   }, cstg ? undefined : 'needs --cstg-public-key and --cstg-subscription-id');
 

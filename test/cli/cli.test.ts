@@ -1,0 +1,131 @@
+// The command line as users' CI sees it (PROTOCOL.md §1–§2): exit codes, report.json, nothing secret printed.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import addFormats from 'ajv-formats';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
+import { OPERATOR_FAULTS } from '../../harness/operator/faults.ts';
+import { RULES } from '../../harness/rules.ts';
+
+const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
+const out = mkdtempSync(join(tmpdir(), 'uid2-cli-'));
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+function cli(args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { env: { ...process.env, ...env }, timeout: 30_000 }, (error, stdout, stderr) => {
+      resolve({ code: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
+    });
+  });
+}
+
+const ajv = new Ajv({ allErrors: true });
+addFormats.default(ajv);
+const validateReport = ajv.compile(JSON.parse(readFileSync(new URL('../../schemas/report.schema.json', import.meta.url), 'utf8')));
+const readReport = (dir: string) => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { outcome: string; results: Array<{ rule: string; status: string }>; error?: string };
+
+function targetArgs(op: RunningOperator, dir: string): string[] {
+  const c = op.credentials;
+  return ['run', '--target', op.url, '--api-key', c.apiKey, '--client-secret', c.clientSecret, '--optout-api-key', c.optoutApiKey, '--optout-client-secret', c.optoutClientSecret,
+    '--cstg-public-key', c.cstgPublicKey, '--cstg-subscription-id', c.cstgSubscriptionId, '--propagation-timeout', '2s', '--out', dir];
+}
+
+describe('uid2-conformance run', () => {
+  it('passes on the embedded operator, writes a valid report and prints nothing sensitive', async () => {
+    const dir = join(out, 'embedded');
+    const { code, stdout, stderr } = await cli(['run', '--out', dir]);
+    expect(code, stderr).toBe(0);
+    expect(stdout).toMatch(/^PASS: \d+ pass; report /m);
+    const report = readReport(dir);
+    expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
+    expect(report.outcome).toBe('pass');
+    expect(report.results.every((r) => r.status === 'pass')).toBe(true);
+    const text = stdout + stderr + readFileSync(join(dir, 'report.json'), 'utf8');
+    expect(text).not.toMatch(/@example\.com|\+0000000000|A4A[A-Za-z0-9_-]{20}|[A-Za-z0-9+/]{100}/);
+  });
+
+  it('passes against a conformant --target and keeps its credentials out of every output', async () => {
+    const op = await startOperator();
+    try {
+      const dir = join(out, 'target');
+      const { code, stdout, stderr } = await cli(targetArgs(op, dir));
+      expect(code, stderr).toBe(0);
+      const text = stdout + stderr + readFileSync(join(dir, 'report.json'), 'utf8');
+      for (const secret of [op.credentials.apiKey, op.credentials.clientSecret, op.credentials.optoutApiKey, op.credentials.optoutClientSecret]) expect(text).not.toContain(secret);
+    } finally {
+      await op.close();
+    }
+  });
+
+  it('exits 1 with the broken rule failing against a faulty operator', async () => {
+    for (const [fault, rule] of [['status-seconds', 'OP-STATUS-OPTOUT'], ['test-identities-docs-table', 'OP-TEST-IDENTITIES']] as const) {
+      const op = await startOperator({ fault });
+      try {
+        const dir = join(out, fault);
+        const { code } = await cli(targetArgs(op, dir));
+        expect(code, fault).toBe(1);
+        const report = readReport(dir);
+        expect(validateReport(report)).toBe(true);
+        expect(report.results.filter((r) => r.status === 'fail').map((r) => r.rule)).toEqual([rule]);
+      } finally {
+        await op.close();
+      }
+    }
+  });
+
+  it('exits 2 with a clear message and an error report when the target is unreachable or refuses the key', async () => {
+    const op = await startOperator();
+    const url = op.url;
+    try {
+      const refusedDir = join(out, 'refused');
+      const refused = await cli(['run', '--target', url, '--api-key', 'wrong', '--client-secret', op.credentials.clientSecret, '--out', refusedDir]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/refused the API key/);
+      expect(readReport(refusedDir)).toMatchObject({ outcome: 'error', error: expect.stringMatching(/401/) });
+      const wrongSecret = await cli(['run', '--target', url, '--api-key', op.credentials.apiKey, '--client-secret', Buffer.alloc(32, 9).toString('base64'), '--out', join(out, 'secret')]);
+      expect(wrongSecret.code).toBe(2);
+      expect(wrongSecret.stderr).toMatch(/client secret|client_error|--client-secret/i);
+    } finally {
+      await op.close();
+    }
+    const downDir = join(out, 'down');
+    const down = await cli(['run', '--target', url, '--api-key', 'k', '--client-secret', Buffer.alloc(32).toString('base64'), '--out', downDir]);
+    expect(down.code).toBe(2);
+    expect(down.stderr).toMatch(/cannot reach the operator.*ECONNREFUSED/);
+    const report = readReport(downDir);
+    expect(validateReport(report)).toBe(true);
+    expect(report.outcome).toBe('error');
+  });
+
+  it('exits 2 on bad usage: unknown option, bad duration, production host, missing credentials', async () => {
+    const cases: Array<[string[], RegExp]> = [
+      [['run', '--bogus'], /unknown option/],
+      [['run', '--propagation-timeout', 'soon'], /not a duration/],
+      [['run', '--target', 'https://prod.uidapi.com', '--api-key', 'k', '--client-secret', Buffer.alloc(32).toString('base64')], /production operator/],
+      [['run', '--target', 'http://127.0.0.1:9'], /needs --api-key and --client-secret/],
+      [['run', '--target', 'http://127.0.0.1:9', '--api-key', 'k', '--client-secret', 'short'], /base64 of 32 bytes/],
+      [['run', '--role', 'dsp'], /only the operator role/],
+      [['serve-operator', '--fault', 'nope'], /unknown fault/],
+      [['serve-operator', '--listen', 'nowhere'], /not HOST:PORT/],
+      [['calibrate'], /not available in this version/],
+    ];
+    for (const [args, message] of cases) {
+      const { code, stderr } = await cli(args[0] === 'run' ? [...args, '--out', join(out, 'usage')] : args);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr, args.join(' ')).toMatch(message);
+    }
+  });
+});
+
+describe('uid2-conformance list', () => {
+  it('prints every rule, and with --faults every named fault with the rules it breaks', async () => {
+    const rules = await cli(['list']);
+    expect(rules.code).toBe(0);
+    for (const rule of RULES) expect(rules.stdout).toContain(rule.id);
+    const faults = await cli(['list', '--faults']);
+    for (const fault of OPERATOR_FAULTS) expect(faults.stdout).toMatch(new RegExp(`^${fault.name} +${fault.breaks.join(',')} `, 'm'));
+  });
+});
