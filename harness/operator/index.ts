@@ -78,7 +78,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
   ]);
   const operator = new SimulatedOperator({
     propagationDelayMs: options.propagationDelayMs ?? 0,
-    lifetimes: { ...DEFAULT_LIFETIMES, ...options.lifetimes },
+    lifetimes: withDefaults(DEFAULT_LIFETIMES, options.lifetimes),
     fault: options.fault,
     cstg,
     cstgOrigins: options.cstgOrigins ?? [],
@@ -106,6 +106,12 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
         server.closeAllConnections();
       }),
   };
+}
+
+/** Fills what is not given; an option given as undefined keeps its default. */
+function withDefaults<T extends object>(defaults: T, given: Partial<T> | undefined): T {
+  const entries = Object.entries(given ?? {}).filter(([, value]) => value !== undefined);
+  return { ...defaults, ...Object.fromEntries(entries) };
 }
 
 function caller(apiKey: string, secretBase64: string, roles: Role[]): Caller {
