@@ -70,9 +70,9 @@ export const OPERATOR_FAULTS = [
     description: 'logout of an email also records the opt-out under the gmail-style normalization for every domain',
   },
   {
-    name: 'propagation-lost',
+    name: 'propagation-repeat-resets',
     breaks: ['OP-PROPAGATION'],
-    description: 'an opt-out is visible for 2 s after it propagates, then vanishes (the delta was dropped at compaction)',
+    description: 'a repeated opt-out (a redelivery) replaces the visible record with a pending one: the DII reads as opted in again for one propagation delay',
   },
   {
     name: 'test-identities-docs-table',

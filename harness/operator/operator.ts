@@ -83,7 +83,7 @@ export class SimulatedOperator {
     this.store = new OptOutStore({
       propagationDelayMs: config.propagationDelayMs,
       latestWins: fault === 'status-latest-wins',
-      lostAfterMs: fault === 'propagation-lost' ? 2000 : undefined,
+      repeatResetsVisibility: fault === 'propagation-repeat-resets',
     });
     this.tokens = new TokenService(config.lifetimes, config.now());
   }

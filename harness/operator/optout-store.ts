@@ -13,8 +13,8 @@ export interface OptOutStoreOptions {
   propagationDelayMs: number;
   /** Fault `status-latest-wins`: a repeat overwrites instead of keeping the earliest. */
   latestWins?: boolean;
-  /** Fault `propagation-lost`: a record vanishes this long after it became visible. */
-  lostAfterMs?: number;
+  /** Fault `propagation-repeat-resets`: a repeat keeps the earliest time but restarts the propagation delay. */
+  repeatResetsVisibility?: boolean;
 }
 
 export class OptOutStore {
@@ -32,6 +32,7 @@ export class OptOutStore {
     ] as const) {
       const existing = map.get(key);
       if (!existing || this.options.latestWins) map.set(key, fresh);
+      else if (this.options.repeatResetsVisibility) map.set(key, { recordedMs: existing.recordedMs, visibleFromMs: fresh.visibleFromMs });
     }
   }
 
@@ -50,9 +51,6 @@ export class OptOutStore {
   }
 
   private visible(record: OptOutRecord | undefined, nowMs: number): OptOutRecord | undefined {
-    if (!record || nowMs < record.visibleFromMs) return undefined;
-    const lostAfter = this.options.lostAfterMs;
-    if (lostAfter !== undefined && nowMs >= record.visibleFromMs + lostAfter) return undefined;
-    return record;
+    return record && nowMs >= record.visibleFromMs ? record : undefined;
   }
 }
