@@ -7,6 +7,8 @@ import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { RULES } from './rules.ts';
 import { runCommand } from './run.ts';
+import { calibrate } from './calibrate.ts';
+import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
@@ -98,6 +100,28 @@ function listCommand(options: { faults?: boolean }): void {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+async function calibrateCommand(options: { fault: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }): Promise<number> {
+  const faults = options.fault.map((f) => faultOption(f)!);
+  const checks = OPERATOR_CHECKS.filter((c) => options.check.length === 0 || options.check.some((p) => c.id.startsWith(p)));
+  if (checks.length === 0) throw new UsageError('--check: no check matches');
+  const rows = await calibrate({
+    checks,
+    faults: faults.length > 0 ? faults : undefined,
+    conformantRuns: faults.length > 0 ? 0 : Number(options.conformantRuns),
+    settings: { seed: Number(options.seed), runs: Number(options.runs) },
+    onRow: (row) => {
+      const name = row.fault ?? 'conformant';
+      const verdict = row.ok ? 'OK  ' : 'MISS';
+      process.stdout.write(`${verdict} ${name.padEnd(38)} expected [${row.expected.join(', ')}] failed [${row.failed.join(', ')}]\n`);
+      for (const line of row.undecided) process.stdout.write(`       undecided: ${line}\n`);
+      if (!row.ok) for (const r of row.results.filter((r) => r.status === 'fail' || r.status === 'warn')) process.stdout.write(`       ${r.status} ${r.rule} ${r.check}: ${r.message}\n`);
+    },
+  });
+  const missed = rows.filter((r) => !r.ok).length;
+  process.stdout.write(`${rows.length - missed} of ${rows.length} calibration runs as expected\n`);
+  return missed === 0 ? EXIT.pass : EXIT.fail;
+}
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('uid2-conformance')
@@ -118,7 +142,11 @@ export function buildProgram(): Command {
     .addOption(new Option('--cstg-public-key <key>', 'CSTG server public key (UID2-X-...)').env('UID2_CSTG_PUBLIC_KEY'))
     .addOption(new Option('--cstg-subscription-id <id>', 'CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
     .addOption(new Option('--propagation-timeout <duration>', 'bound of OP-PROPAGATION').env('UID2_PROPAGATION_TIMEOUT').default('30s'))
+    .addOption(new Option('--watch <duration>', 'how long a held opt-out is watched for a regression (default: 2s, at most the propagation timeout)'))
     .addOption(new Option('--timeout <duration>', 'per-request timeout').default('10s'))
+    .addOption(new Option('--deadline <duration>', 'whole-run deadline: no check starts after it').default('30m'))
+    .addOption(new Option('--concurrency <n>', 'checks running at once').default('4'))
+    .addOption(new Option('--runs <n>', 'generated cases per property').default('25'))
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
@@ -152,10 +180,19 @@ export function buildProgram(): Command {
     .option('--faults', 'list the named faults of the simulated operator')
     .action(listCommand);
 
-  for (const [name, what] of [
-    ['calibrate', 'run the suites against the built-in faults'],
-    ['replay', 'rerun one failed check'],
-  ] as const) {
+  program
+    .command('calibrate')
+    .description('run the operator suite against the simulated operator, conformant and with each named fault')
+    .option('--fault <name>', 'only this fault (repeatable)', collect, [])
+    .option('--check <prefix>', 'only checks whose id starts with this (repeatable)', collect, [])
+    .option('--conformant-runs <n>', 'runs against the conformant operator', '1')
+    .option('--seed <n>', 'property-based seed', '1')
+    .option('--runs <n>', 'generated cases per property', '25')
+    .action(async (options: { fault: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }) => {
+      process.exitCode = await calibrateCommand(options);
+    });
+
+  for (const [name, what] of [['replay', 'rerun one failed check']] as const) {
     program
       .command(name)
       .description(`${what} (not available in this version)`)

@@ -1,12 +1,15 @@
-// `uid2-conformance run`: picks the target (embedded simulated operator by default), runs the suites,
-// prints progress and a summary, writes the report, and returns the exit code of PROTOCOL.md §2.
+// `uid2-conformance run`: picks the target (the embedded simulated operator by default), checks that it can
+// be tested at all, runs the operator suite, prints progress and a summary, writes the reports, and returns
+// the exit code of PROTOCOL.md §2.
 import { randomInt } from 'node:crypto';
 import { OperatorClient, TransportError } from './client/operator-client.ts';
 import { checkClientSecret, parseDuration, TargetError, UsageError } from './config.ts';
+import type { CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine/result.ts';
+import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
-import { writeJsonReport } from '../reports/json.ts';
-import { runSmokeChecks } from '../suites/operator/smoke.ts';
+import { writeReports } from '../reports/index.ts';
+import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
 export interface RunOptions {
   role: string[];
@@ -18,19 +21,39 @@ export interface RunOptions {
   cstgPublicKey?: string;
   cstgSubscriptionId?: string;
   propagationTimeout: string;
+  watch?: string;
   timeout: string;
+  deadline: string;
+  concurrency: string;
   allowProduction?: boolean;
   strict?: boolean;
   seed?: string;
+  runs: string;
   out: string;
 }
 
 /** Production operator hosts (UID2-SPEC §0): refused unless --allow-production. */
 const PRODUCTION_HOST = /(^|\.)prod\.uidapi\.com$/i;
-
 const EXIT_OF = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
-/** Can we test at all? An unreachable operator or a refused key is exit 2, not a list of failures. */
+function parseTarget(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`--target: "${url}" is not a URL`);
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError('--target: use an http or https URL');
+  return parsed;
+}
+
+function positiveInteger(text: string, option: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`${option}: "${text}" is not a positive integer`);
+  return n;
+}
+
+/** Can we test at all? An unreachable operator or refused credentials are exit 2, not a list of failures. */
 async function preflight(client: OperatorClient): Promise<void> {
   let answer;
   try {
@@ -49,15 +72,34 @@ async function preflight(client: OperatorClient): Promise<void> {
   }
 }
 
-function parseTarget(url: string): URL {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    throw new UsageError(`--target: "${url}" is not a URL`);
+/** The target and its credentials: the embedded simulated operator, or --target with the given keys. */
+async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTarget; embedded?: RunningOperator }> {
+  if (options.target === undefined) {
+    const embedded = await startOperator();
+    const c = embedded.credentials;
+    return {
+      embedded,
+      target: { url: embedded.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg: { publicKey: c.cstgPublicKey, subscriptionId: c.cstgSubscriptionId }, production: false },
+    };
   }
-  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError('--target: use an http or https URL');
-  return parsed;
+  const url = parseTarget(options.target);
+  const production = PRODUCTION_HOST.test(url.hostname);
+  if (production && !options.allowProduction) {
+    throw new UsageError(`--target ${url.hostname} is a production operator; use a staging or integration URL, or --allow-production`);
+  }
+  if (!options.apiKey || !options.clientSecret) throw new UsageError('--target needs --api-key and --client-secret (or UID2_API_KEY, UID2_CLIENT_SECRET)');
+  if (Boolean(options.optoutApiKey) !== Boolean(options.optoutClientSecret)) throw new UsageError('--optout-api-key and --optout-client-secret go together');
+  if (Boolean(options.cstgPublicKey) !== Boolean(options.cstgSubscriptionId)) throw new UsageError('--cstg-public-key and --cstg-subscription-id go together');
+  return {
+    target: {
+      url: url.href.replace(/\/$/, ''),
+      apiKey: options.apiKey,
+      clientSecret: checkClientSecret(options.clientSecret, '--client-secret'),
+      ...(options.optoutApiKey ? { optoutApiKey: options.optoutApiKey, optoutClientSecret: checkClientSecret(options.optoutClientSecret!, '--optout-client-secret') } : {}),
+      ...(options.cstgPublicKey ? { cstg: { publicKey: options.cstgPublicKey, subscriptionId: options.cstgSubscriptionId! } } : {}),
+      production,
+    },
+  };
 }
 
 export async function runCommand(options: RunOptions, kit: { name: string; version: string }): Promise<number> {
@@ -65,79 +107,78 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const unsupported = roles.filter((r) => r !== 'operator');
   if (unsupported.length > 0) throw new UsageError(`--role ${unsupported.join(', ')}: only the operator role is available in this version`);
   const propagationTimeoutMs = parseDuration(options.propagationTimeout, '--propagation-timeout');
-  const timeoutMs = parseDuration(options.timeout, '--timeout');
-  const seed = options.seed === undefined ? randomInt(2 ** 31) : Number(options.seed);
-  if (!Number.isInteger(seed)) throw new UsageError(`--seed: "${options.seed}" is not an integer`);
+  const settings: CheckSettings = {
+    propagationTimeoutMs,
+    watchMs: options.watch ? parseDuration(options.watch, '--watch') : Math.min(2000, propagationTimeoutMs),
+    pollIntervalMs: Math.min(2000, Math.max(50, Math.round(propagationTimeoutMs / 40))),
+    runs: positiveInteger(options.runs, '--runs'),
+    seed: options.seed === undefined ? randomInt(2 ** 31) : Number(options.seed),
+  };
+  if (!Number.isInteger(settings.seed)) throw new UsageError(`--seed: "${options.seed}" is not an integer`);
+  const requestTimeoutMs = parseDuration(options.timeout, '--timeout');
+  const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
+  const concurrency = positiveInteger(options.concurrency, '--concurrency');
 
-  let embedded: RunningOperator | undefined;
-  let url: string;
-  let credentials: { apiKey: string; clientSecret: string; optoutApiKey?: string; optoutClientSecret?: string; cstgPublicKey?: string; cstgSubscriptionId?: string };
-  if (options.target === undefined) {
-    embedded = await startOperator();
-    url = embedded.url;
-    credentials = embedded.credentials;
-    process.stderr.write(`no --target: testing the embedded simulated operator at ${url}\n`);
-  } else {
-    const target = parseTarget(options.target);
-    if (PRODUCTION_HOST.test(target.hostname) && !options.allowProduction) {
-      throw new UsageError(`--target ${target.hostname} is a production operator; use a staging or integration URL, or --allow-production`);
-    }
-    if (!options.apiKey || !options.clientSecret) throw new UsageError('--target needs --api-key and --client-secret (or UID2_API_KEY, UID2_CLIENT_SECRET)');
-    url = target.href;
-    credentials = {
-      apiKey: options.apiKey,
-      clientSecret: checkClientSecret(options.clientSecret, '--client-secret'),
-      ...(options.optoutApiKey && options.optoutClientSecret && !options.allowProduction
-        ? { optoutApiKey: options.optoutApiKey, optoutClientSecret: checkClientSecret(options.optoutClientSecret, '--optout-client-secret') }
-        : {}),
-      cstgPublicKey: options.cstgPublicKey,
-      cstgSubscriptionId: options.cstgSubscriptionId,
-    };
-  }
-
+  const { target, embedded } = await resolveTarget(options);
+  const say = (line: string) => process.stderr.write(`${line}\n`);
+  if (embedded) say(`no --target: testing the embedded simulated operator at ${embedded.url}`);
   const startedAt = new Date();
-  const client = new OperatorClient({ baseUrl: url, apiKey: credentials.apiKey, clientSecret: credentials.clientSecret, timeoutMs });
-  const optoutClient =
-    credentials.optoutApiKey && credentials.optoutClientSecret
-      ? new OperatorClient({ baseUrl: url, apiKey: credentials.optoutApiKey, clientSecret: credentials.optoutClientSecret, timeoutMs })
-      : undefined;
-  const cstg = credentials.cstgPublicKey && credentials.cstgSubscriptionId ? { publicKey: credentials.cstgPublicKey, subscriptionId: credentials.cstgSubscriptionId } : undefined;
-  const report = (results: CheckResult[], error?: string): { run: RunResult; path: string } => {
+  const report = (results: CheckResult[], extra: Partial<RunResult> & { outcome?: RunResult['outcome'] } = {}) => {
     const summary = summarize(results);
     const run: RunResult = {
       kit,
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
-      seed,
-      target: { role: 'operator', url: embedded ? 'embedded:simulated-operator' : url },
-      outcome: error ? 'error' : outcomeOf(summary, options.strict ?? false),
-      ...(error ? { error } : {}),
+      seed: settings.seed,
+      target: { role: 'operator', url: embedded ? 'embedded:simulated-operator' : target.url },
+      outcome: outcomeOf(summary, options.strict ?? false),
       summary,
       results,
+      ...extra,
     };
-    return { run, path: writeJsonReport(options.out, run) };
+    return { run, paths: writeReports(options.out, run) };
   };
-  try {
-    await preflight(client);
-  } catch (e) {
-    await embedded?.close();
-    if (e instanceof TargetError) report([], e.message);
-    throw e;
-  }
-  const printResult = (r: CheckResult) => process.stderr.write(`${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(20)} ${r.check}: ${r.message}\n`);
-  let results: CheckResult[];
-  try {
-    results = await runSmokeChecks({ client, optoutClient, cstg, propagationTimeoutMs }, printResult);
-  } finally {
-    await embedded?.close();
-  }
 
-  const { run, path } = report(results);
-  const { outcome, summary } = run;
-  const counts = Object.entries(summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ');
-  process.stdout.write(`${outcome.toUpperCase()}: ${counts}; report ${path}\n`);
-  if (outcome === 'error' && results.some((r) => r.status === 'error')) {
-    process.stderr.write(`could not test: ${results.find((r) => r.status === 'error')!.message}\n`);
+  const interrupt = new AbortController();
+  const onSignal = () => interrupt.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    try {
+      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs }));
+    } catch (e) {
+      if (e instanceof TargetError) report([], { outcome: 'error', error: e.message });
+      throw e;
+    }
+    let done = 0;
+    const session = await runOperatorSession(target, {
+      checks: OPERATOR_CHECKS,
+      settings,
+      requestTimeoutMs,
+      checkTimeoutMs: propagationTimeoutMs + settings.watchMs + 60_000,
+      concurrency,
+      deadlineMs,
+      signal: interrupt.signal,
+      progress: say,
+      onResult: (r) => {
+        done += 1;
+        say(`[${String(done).padStart(3)}/${OPERATOR_CHECKS.length}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
+      },
+    });
+    const { run, paths } = report(session.results, {
+      ...(interrupt.signal.aborted ? { outcome: 'interrupted' as const } : {}),
+      propagation: { ...session.propagation, timeout_ms: propagationTimeoutMs },
+      capabilities: session.capabilities,
+    });
+    const counts = Object.entries(run.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ');
+    const p = session.propagation;
+    if (p.registered > 0) say(`propagation: ${p.visible}/${p.registered} opt-outs visible; latency ${p.latencyMs ? `${p.latencyMs.min}–${p.latencyMs.max} ms (median ${p.latencyMs.median})` : 'not measured'}`);
+    process.stdout.write(`${run.outcome.toUpperCase()}: ${counts}; reports ${paths.join(', ')}\n`);
+    if (run.outcome === 'error') say('could not decide every rule: see the results with status error');
+    return EXIT_OF[run.outcome];
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await embedded?.close();
   }
-  return EXIT_OF[outcome];
 }

@@ -9,16 +9,23 @@ export interface Evidence {
   path: string;
   http: number;
   status?: string;
+  /** The request payload and the (decrypted) answer, with every sensitive value pseudonymized. */
+  request?: unknown;
+  response?: unknown;
+  ms?: number;
   note?: string;
 }
 
 export interface CheckResult {
   rule: string;
   check: string;
+  kind?: 'scenario' | 'property';
   status: Status;
   message: string;
   duration_ms: number;
   evidence: Evidence[];
+  /** Property checks that failed: the fast-check seed and path that replay exactly this case. */
+  counterexample?: { seed: number; path: string; value: string };
 }
 
 export interface RunResult {
@@ -31,6 +38,16 @@ export interface RunResult {
   /** Why the run could not test at all (outcome error with no results). */
   error?: string;
   summary: Record<Status, number>;
+  /** What the opt-out registrations of the run measured (absent when none were registered). */
+  propagation?: {
+    registered: number;
+    visible: number;
+    latencyMs: { min: number; median: number; max: number } | undefined;
+    waitedMs: number;
+    timeout_ms: number;
+  };
+  /** What the target offered: optout, cstg, synthetic. */
+  capabilities?: string[];
   results: CheckResult[];
 }
 

@@ -1,0 +1,81 @@
+// What a check is, and what it gets to work with. Suites define checks; the runner runs them.
+import type { Evidence, Status } from './result.ts';
+import type { RecordingApi } from './recording.ts';
+import type { Population } from './population.ts';
+import type { Oracle } from '../oracle/oracle.ts';
+
+/** What a target must offer for a check to apply; without it the check is not_applicable. */
+export type Capability =
+  /** OPTOUT credentials: the kit can register fresh global opt-outs. */
+  | 'optout'
+  /** A CSTG key pair. */
+  | 'cstg'
+  /** Synthetic identities may be sent (not a production host). */
+  | 'synthetic';
+
+export interface CheckSettings {
+  /** Bound of OP-PROPAGATION: from the logout acknowledgement to visibility on every endpoint. */
+  propagationTimeoutMs: number;
+  /** How long a held expectation is watched for a regression. */
+  watchMs: number;
+  pollIntervalMs: number;
+  /** Property-based budget: generated cases per property. */
+  runs: number;
+  seed: number;
+}
+
+export interface CheckContext {
+  /** The operator client with the GENERATOR, MAPPER, SHARER and ID_READER roles, recording evidence. */
+  api: RecordingApi;
+  /** The OPTOUT client, when the target gave OPTOUT credentials. */
+  optoutApi?: RecordingApi;
+  cstg?: { publicKey: string; subscriptionId: string };
+  /** The identities of the run, opted out (or kept in) before the checks start. */
+  population: Population;
+  oracle: Oracle;
+  settings: CheckSettings;
+  /** Replay of a property failure: the fast-check path to rerun. */
+  replayPath?: string;
+  /** Adds a free-text line to this check's evidence (never a secret, token, raw UID2 or DII). */
+  note(text: string): void;
+}
+
+/** What a check concludes; thrown (CheckStop) or returned. */
+export interface Verdict {
+  status: Status;
+  message: string;
+  /** Property checks: how to replay the failure. */
+  counterexample?: { seed: number; path: string; value: string };
+}
+
+export class CheckStop extends Error {
+  constructor(readonly verdict: Verdict) {
+    super(verdict.message);
+    this.name = 'CheckStop';
+  }
+}
+
+/** The target broke the rule. */
+export function fail(message: string, counterexample?: Verdict['counterexample']): never {
+  throw new CheckStop({ status: 'fail', message, ...(counterexample ? { counterexample } : {}) });
+}
+
+/** The kit could not decide (never a pass). */
+export function undecided(message: string): never {
+  throw new CheckStop({ status: 'error', message });
+}
+
+export interface Check {
+  /** Stable, dotted: `<area>.<what>`; unique in the registry. */
+  id: string;
+  /** Exactly one rule ID of RULES.md. */
+  rule: string;
+  kind: 'scenario' | 'property';
+  needs: readonly Capability[];
+  /** One line for `list` and the reports. */
+  title: string;
+  /** Resolves with the pass message; throws CheckStop (fail, undecided) otherwise. */
+  run(ctx: CheckContext): Promise<string>;
+}
+
+export type { Evidence };

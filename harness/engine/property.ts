@@ -1,0 +1,48 @@
+// Property-based checks on fast-check: a seed per check (reproducible, different per check), shrinking to
+// a minimal counterexample, and the seed and path in the verdict so `replay` reruns exactly that case.
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { TransportError } from '../client/operator-client.ts';
+import { CheckStop, fail, type CheckContext } from './check.ts';
+
+/** The seed a check runs with: the run seed mixed with the check id. */
+export function checkSeed(runSeed: number, checkId: string): number {
+  return (runSeed ^ createHash('sha256').update(checkId).digest().readInt32BE(0)) | 0;
+}
+
+/**
+ * Checks `predicate` on generated values. The predicate throws through `fail()` when the target breaks the
+ * rule; a transport error ends the check as `error` without shrinking (it says nothing about the rule).
+ */
+export async function checkProperty<T>(
+  ctx: CheckContext,
+  checkId: string,
+  arbitrary: fc.Arbitrary<T>,
+  predicate: (value: T) => Promise<void>,
+  describe: (value: T) => string,
+  options: { runs?: number } = {},
+): Promise<string> {
+  const seed = checkSeed(ctx.settings.seed, checkId);
+  const runs = options.runs ?? ctx.settings.runs;
+  let transport: TransportError | undefined;
+  const details = await fc.check(
+    fc.asyncProperty(arbitrary, async (value) => {
+      if (transport) return; // stop spending requests once the target stopped answering
+      try {
+        await predicate(value);
+      } catch (e) {
+        if (e instanceof TransportError) transport = e;
+        else throw e;
+      }
+    }),
+    { seed, numRuns: runs, ...(ctx.replayPath ? { path: ctx.replayPath, endOnFailure: true } : {}) },
+  );
+  if (transport) throw transport;
+  if (!details.failed) return `held for ${details.numRuns} generated cases`;
+  const error = details.errorInstance;
+  if (!(error instanceof CheckStop)) throw error ?? new Error('property failed without an error');
+  if (error.verdict.status !== 'fail') throw error;
+  const value = details.counterexample ? describe(details.counterexample[0] as T) : 'unknown';
+  const shrinks = details.numShrinks > 0 ? `, shrunk ${details.numShrinks} times` : '';
+  fail(`${error.verdict.message} (minimal case: ${value}; after ${details.numRuns} cases${shrinks})`, { seed, path: details.counterexamplePath ?? '', value });
+}

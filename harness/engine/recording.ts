@@ -1,0 +1,81 @@
+// The operator client as checks use it: each call is recorded, redacted, as the check's evidence.
+import type { ClientOptions, DiiInput, Exchange, MapRequest, OperatorClient } from '../client/operator-client.ts';
+import type { Evidence } from './result.ts';
+import type { Redactor } from './redact.ts';
+
+/** Evidence kept per check; a property check makes hundreds of calls, the report keeps the last ones. */
+export const MAX_EVIDENCE = 40;
+
+export class RecordingApi {
+  private readonly kept: Evidence[] = [];
+  private dropped = 0;
+
+  constructor(
+    readonly client: OperatorClient,
+    readonly redactor: Redactor,
+  ) {}
+
+  get options(): ClientOptions {
+    return this.client.options;
+  }
+
+  generate(input: DiiInput & { optout_check?: number }): Promise<Exchange> {
+    return this.record(this.client.generate(input));
+  }
+  validate(token: string, dii: DiiInput): Promise<Exchange> {
+    return this.record(this.client.validate(token, dii));
+  }
+  logout(dii: DiiInput): Promise<Exchange> {
+    return this.record(this.client.logout(dii));
+  }
+  mapV2(request: MapRequest): Promise<Exchange> {
+    return this.record(this.client.mapV2(request));
+  }
+  mapV3(request: MapRequest): Promise<Exchange> {
+    return this.record(this.client.mapV3(request));
+  }
+  optoutStatus(ids: string[]): Promise<Exchange> {
+    return this.record(this.client.optoutStatus(ids));
+  }
+  encrypted(path: string, payload: unknown): Promise<Exchange> {
+    return this.record(this.client.encrypted(path, payload));
+  }
+  refresh(token: string, key: string, options: { authenticated?: boolean } = {}): Promise<Exchange> {
+    return this.record(this.client.refresh(token, key, options));
+  }
+  clientGenerate(input: Parameters<OperatorClient['clientGenerate']>[0]): Promise<Exchange> {
+    return this.record(this.client.clientGenerate(input));
+  }
+
+  /** The transcript, redacted: the last MAX_EVIDENCE entries, after a note of how many came before. */
+  get evidence(): Evidence[] {
+    return this.dropped > 0 ? [{ path: '', http: 0, note: `… ${this.dropped} earlier exchanges not kept` }, ...this.kept] : [...this.kept];
+  }
+
+  note(text: string): void {
+    this.push({ path: '', http: 0, note: text });
+  }
+
+  private async record(pending: Promise<Exchange>): Promise<Exchange> {
+    const x = await pending;
+    const body = x.body as { status?: unknown } | undefined;
+    const request = x.path === '/v2/token/refresh' ? this.redactor.token('refresh', x.requestPayload) : this.redactor.value(x.requestPayload);
+    this.push({
+      path: x.path,
+      http: x.http,
+      ...(typeof body?.status === 'string' ? { status: body.status } : {}),
+      request,
+      response: x.envelopeError ? `<${x.envelopeError.reason}: ${x.envelopeError.message}>` : this.redactor.value(x.body),
+      ms: Math.round(x.durationMs),
+    });
+    return x;
+  }
+
+  private push(entry: Evidence): void {
+    this.kept.push(entry);
+    if (this.kept.length > MAX_EVIDENCE) {
+      this.kept.shift();
+      this.dropped += 1;
+    }
+  }
+}

@@ -1,0 +1,105 @@
+// Runs checks: capabilities decide what applies, a bounded pool runs the rest with a per-check timeout
+// and a whole-run deadline, and every outcome becomes a CheckResult with its redacted evidence.
+// `error` (the kit could not decide) is never a pass; a SHOULD rule's failure is a `warn`.
+import { TransportError, type OperatorClient } from '../client/operator-client.ts';
+import { findRule } from '../rules.ts';
+import type { Oracle } from '../oracle/oracle.ts';
+import { CheckStop, type Capability, type Check, type CheckContext, type CheckSettings, type Verdict } from './check.ts';
+import type { Population } from './population.ts';
+import { RecordingApi } from './recording.ts';
+import type { Redactor } from './redact.ts';
+import type { CheckResult } from './result.ts';
+
+export interface RunPlan {
+  checks: readonly Check[];
+  capabilities: ReadonlySet<Capability>;
+  client: OperatorClient;
+  optoutClient?: OperatorClient;
+  cstg?: { publicKey: string; subscriptionId: string };
+  population: Population;
+  oracle: Oracle;
+  redactor: Redactor;
+  settings: CheckSettings;
+  concurrency: number;
+  checkTimeoutMs: number;
+  /** Absolute time (ms) after which no check starts; the rest are skipped. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+  /** Replay: the fast-check path per check id. */
+  replayPaths?: ReadonlyMap<string, string>;
+  onResult?: (result: CheckResult) => void;
+}
+
+const CAPABILITY_REASON: Record<Capability, string> = {
+  optout: 'needs OPTOUT credentials (--optout-api-key, --optout-client-secret) to register a fresh opt-out',
+  cstg: 'needs a CSTG key pair (--cstg-public-key, --cstg-subscription-id)',
+  synthetic: 'sends synthetic identities, which production hosts are not sent',
+};
+
+function result(check: Check, verdict: Verdict, durationMs: number, evidence: CheckResult['evidence']): CheckResult {
+  const should = findRule(check.rule)?.severity === 'SHOULD';
+  const status = verdict.status === 'fail' && should ? 'warn' : verdict.status;
+  return {
+    rule: check.rule,
+    check: check.id,
+    kind: check.kind,
+    status,
+    message: verdict.message,
+    duration_ms: Math.round(durationMs),
+    evidence,
+    ...(verdict.counterexample ? { counterexample: verdict.counterexample } : {}),
+  };
+}
+
+async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
+  const missing = check.needs.find((need) => !plan.capabilities.has(need));
+  if (missing) return result(check, { status: 'not_applicable', message: CAPABILITY_REASON[missing] }, 0, []);
+  const api = new RecordingApi(plan.client, plan.redactor);
+  const optoutApi = plan.optoutClient ? new RecordingApi(plan.optoutClient, plan.redactor) : undefined;
+  const ctx: CheckContext = {
+    api,
+    optoutApi,
+    cstg: plan.cstg,
+    population: plan.population,
+    oracle: plan.oracle,
+    settings: plan.settings,
+    replayPath: plan.replayPaths?.get(check.id),
+    note: (text) => api.note(text),
+  };
+  const evidence = () => [...api.evidence, ...(optoutApi?.evidence ?? [])];
+  const started = performance.now();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CheckStop({ status: 'error', message: `the check did not finish within ${plan.checkTimeoutMs} ms` })), plan.checkTimeoutMs);
+  });
+  let verdict: Verdict;
+  try {
+    verdict = { status: 'pass', message: await Promise.race([check.run(ctx), timeout]) };
+  } catch (e) {
+    if (e instanceof CheckStop) verdict = e.verdict;
+    else if (e instanceof TransportError) verdict = { status: 'error', message: e.message };
+    else verdict = { status: 'error', message: `the kit failed inside the check: ${(e as Error).message}` };
+  } finally {
+    clearTimeout(timer);
+  }
+  return result(check, verdict, performance.now() - started, evidence());
+}
+
+/** Runs every check of the plan; results come back in registry order whatever order they finished in. */
+export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
+  const results: Array<CheckResult | undefined> = new Array(plan.checks.length);
+  let next = 0;
+  const skip = (check: Check, message: string): CheckResult => result(check, { status: 'skipped', message }, 0, []);
+  const interrupted = new Promise<void>((resolve) => plan.signal?.addEventListener('abort', () => resolve(), { once: true }));
+  const worker = async () => {
+    while (next < plan.checks.length && !plan.signal?.aborted) {
+      const index = next++;
+      const check = plan.checks[index]!;
+      const outcome = Date.now() > plan.deadlineMs ? skip(check, 'the run deadline passed before this check started') : await runOne(check, plan);
+      results[index] = outcome;
+      plan.onResult?.(outcome);
+    }
+  };
+  await Promise.race([Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, worker)), interrupted]);
+  return plan.checks.map((check, i) => results[i] ?? skip(check, 'the run was interrupted before this check finished'));
+}

@@ -1,0 +1,88 @@
+// One operator conformance session: clients, capabilities, the oracle, the population of the run, then
+// the checks. Used by `run`, `calibrate`, `replay` and the kit's own tests alike.
+import { OperatorClient } from '../client/operator-client.ts';
+import { Oracle } from '../oracle/oracle.ts';
+import type { Capability, Check, CheckSettings } from './check.ts';
+import { Population, type PropagationFigures } from './population.ts';
+import { RecordingApi } from './recording.ts';
+import { Redactor } from './redact.ts';
+import type { CheckResult } from './result.ts';
+import { runChecks } from './runner.ts';
+import { SyntheticIdentities } from './synthetic.ts';
+
+export interface OperatorTarget {
+  url: string;
+  apiKey: string;
+  clientSecret: string;
+  optoutApiKey?: string;
+  optoutClientSecret?: string;
+  cstg?: { publicKey: string; subscriptionId: string };
+  /** A production host: only the documented test identities are sent, no opt-out is registered. */
+  production: boolean;
+}
+
+export interface SessionOptions {
+  checks: readonly Check[];
+  settings: CheckSettings;
+  requestTimeoutMs: number;
+  checkTimeoutMs: number;
+  concurrency: number;
+  /** Absolute time (ms) after which no check starts. */
+  deadlineMs: number;
+  signal?: AbortSignal;
+  replayPaths?: ReadonlyMap<string, string>;
+  progress?: (line: string) => void;
+  onResult?: (result: CheckResult) => void;
+}
+
+export interface SessionOutcome {
+  results: CheckResult[];
+  propagation: PropagationFigures;
+  capabilities: Capability[];
+  /** Evidence of the preparation phase (mapping, issuing, logouts, the wait), redacted. */
+  preparation: CheckResult['evidence'];
+}
+
+export async function runOperatorSession(target: OperatorTarget, options: SessionOptions): Promise<SessionOutcome> {
+  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs });
+  const optoutClient =
+    target.optoutApiKey && target.optoutClientSecret && !target.production
+      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, timeoutMs: options.requestTimeoutMs })
+      : undefined;
+  const capabilities = new Set<Capability>();
+  if (optoutClient) capabilities.add('optout');
+  if (target.cstg) capabilities.add('cstg');
+  if (!target.production) capabilities.add('synthetic');
+
+  const oracle = new Oracle(options.settings.propagationTimeoutMs);
+  const redactor = new Redactor();
+  const prepareApi = new RecordingApi(client, redactor);
+  const population = await Population.prepare({
+    api: prepareApi,
+    optoutApi: optoutClient && new RecordingApi(optoutClient, redactor),
+    oracle,
+    identities: new SyntheticIdentities(),
+    synthetic: capabilities.has('synthetic'),
+    propagationTimeoutMs: options.settings.propagationTimeoutMs,
+    pollIntervalMs: options.settings.pollIntervalMs,
+    progress: options.progress,
+  });
+  const results = await runChecks({
+    checks: options.checks,
+    capabilities,
+    client,
+    optoutClient,
+    cstg: target.cstg,
+    population,
+    oracle,
+    redactor,
+    settings: options.settings,
+    concurrency: options.concurrency,
+    checkTimeoutMs: options.checkTimeoutMs,
+    deadlineMs: options.deadlineMs,
+    signal: options.signal,
+    replayPaths: options.replayPaths,
+    onResult: options.onResult,
+  });
+  return { results, propagation: population.figures, capabilities: [...capabilities], preparation: prepareApi.evidence };
+}

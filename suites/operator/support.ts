@@ -1,0 +1,77 @@
+// What the operator checks share: reading answers, failing with a message that carries no secret, and
+// waiting for an opt-out within the propagation bound. Messages name subjects by label, never by DII.
+import type { DiiInput, Exchange } from '../../harness/client/operator-client.ts';
+import { fail, undecided, type CheckContext } from '../../harness/engine/check.ts';
+import { eventually } from '../../harness/engine/eventually.ts';
+import type { Group, Subject } from '../../harness/engine/population.ts';
+import type { Endpoint } from '../../harness/oracle/oracle.ts';
+import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
+import type { DiiField } from '../../harness/wire/dii.ts';
+
+export type Json = Record<string, unknown>;
+
+export const statusOf = (x: Exchange): unknown => (x.body as Json | undefined)?.status;
+export const bodyOf = (x: Exchange): Json => (((x.body as Json | undefined)?.body ?? {}) as Json);
+
+/** An answer that must be an encrypted HTTP 200 which opened with the right key and nonce. */
+export function opened(x: Exchange, what: string): Json {
+  if (x.http !== 200) fail(`${what}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` "${statusOf(x)}"` : ''}, expected 200`);
+  if (x.envelopeError) fail(`${what}: the 200 answer did not open (${x.envelopeError.message})`);
+  if (typeof x.body !== 'object' || x.body === null) fail(`${what}: the answer is not a JSON object`);
+  return x.body as Json;
+}
+
+export const isOptoutAnswer = (x: Exchange): boolean => x.http === 200 && !x.envelopeError && statusOf(x) === 'optout';
+export const isTokenAnswer = (x: Exchange): boolean =>
+  x.http === 200 && !x.envelopeError && statusOf(x) === 'success' && typeof bodyOf(x).advertising_token === 'string';
+
+/** A request form of a subject: its raw DII, or a hash of it (base64 or hex). */
+export interface Form {
+  field: DiiField;
+  value: string;
+  /** Safe to print. */
+  label: string;
+}
+
+export function formsOf(subject: Subject, which: ReadonlyArray<'raw' | 'base64' | 'hex'> = ['raw', 'base64']): Form[] {
+  const hashField: DiiField = subject.kind === 'email' ? 'email_hash' : 'phone_hash';
+  return which.map((w) =>
+    w === 'raw'
+      ? { field: subject.kind, value: subject.dii, label: `${subject.label} as ${subject.kind}` }
+      : { field: hashField, value: w === 'base64' ? base64Hash(subject.dii) : hexHash(subject.dii), label: `${subject.label} as ${hashField} (${w})` },
+  );
+}
+
+export const input = (form: Pick<Form, 'field' | 'value'>): DiiInput => ({ [form.field]: form.value }) as DiiInput;
+
+/** Until when an expectation on this subject may still be unmet: its acknowledgement plus the bound. */
+export function untilFor(ctx: CheckContext, subject: Subject): number {
+  const registration = ctx.oracle.registration(subject.person);
+  return registration ? registration.ackMs + ctx.settings.propagationTimeoutMs : Date.now();
+}
+
+/**
+ * Probes until the answer reports the subject opted out, within the propagation bound; fails with
+ * `what` and the last answer's status when the bound passes first (RULES.md: an unmet expectation
+ * after --propagation-timeout is a fail).
+ */
+export async function expectEventually(ctx: CheckContext, subject: Subject, probe: () => Promise<Exchange>, holds: (x: Exchange) => boolean, what: string): Promise<Exchange> {
+  const polled = await eventually(probe, holds, { untilMs: untilFor(ctx, subject), pollMs: ctx.settings.pollIntervalMs });
+  if (!polled.held) {
+    const x = polled.last;
+    const seen = x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}`;
+    fail(`${what}: still ${seen} ${ctx.oracle.registration(subject.person) ? 'after the propagation bound' : ''}`.trim());
+  }
+  ctx.oracle.observedOut(subject.person, polled.heldAtMs!);
+  return polled.last;
+}
+
+/**
+ * Subjects of a group that the oracle expects opted out on this endpoint (registered, or a test identity).
+ * None left means no opt-out could be registered: the check cannot decide (OP-LOGOUT says why).
+ */
+export function optedOut(ctx: CheckContext, group: Group, endpoint: Endpoint, kinds: ReadonlyArray<'email' | 'phone'> = ['email', 'phone']): Subject[] {
+  const subjects = ctx.population.get(group).filter((s) => kinds.includes(s.kind) && ctx.oracle.expect(s.person, endpoint, Date.now()) !== 'in');
+  if (subjects.length === 0) undecided(`no ${group} subject is opted out: the opt-outs could not be registered (see OP-LOGOUT)`);
+  return subjects;
+}
