@@ -31,7 +31,8 @@ export class OptOutStore {
       [this.byRawUid, rawUidBase64],
     ] as const) {
       const existing = map.get(key);
-      if (!existing || this.options.latestWins) map.set(key, fresh);
+      if (!existing) map.set(key, fresh);
+      else if (this.options.latestWins) map.set(key, { recordedMs: fresh.recordedMs, visibleFromMs: existing.visibleFromMs });
       else if (this.options.repeatResetsVisibility) map.set(key, { recordedMs: existing.recordedMs, visibleFromMs: fresh.visibleFromMs });
     }
   }
