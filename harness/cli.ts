@@ -6,13 +6,14 @@ import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './op
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { RULES } from './rules.ts';
-import { runCommand } from './run.ts';
+import { runCommand, type RunOptions } from './run.ts';
 import { calibrate } from './calibrate.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
 const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+const kit = { name: pkg.name, version: pkg.version };
 
 const CREDENTIAL_LABELS: Record<keyof OperatorCredentials, string> = {
   apiKey: 'api-key',
@@ -122,18 +123,9 @@ async function calibrateCommand(options: { fault: string[]; check: string[]; con
   return missed === 0 ? EXIT.pass : EXIT.fail;
 }
 
-export function buildProgram(): Command {
-  const program = new Command()
-    .name('uid2-conformance')
-    .description('Conformance kit for the UID2 opt-out rules')
-    .version(pkg.version)
-    .exitOverride()
-    .showHelpAfterError();
-
-  program
-    .command('run')
-    .description('run the suites; with no target, against the embedded simulated operator')
-    .addOption(new Option('--role <role>', 'operator|publisher|dsp|advertiser|sharer (repeatable)').env('UID2_ROLE').argParser(collect).default([]))
+/** The options `run` and `replay` share (PROTOCOL.md §1), each also settable from its environment variable. */
+function addRunOptions(command: Command): Command {
+  return command
     .addOption(new Option('--target <url>', 'the operator under test').env('UID2_TARGET'))
     .addOption(new Option('--api-key <key>', 'client API key').env('UID2_API_KEY'))
     .addOption(new Option('--client-secret <secret>', 'client secret (base64 of 32 bytes)').env('UID2_CLIENT_SECRET'))
@@ -150,10 +142,52 @@ export function buildProgram(): Command {
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
-    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default('./uid2-conformance-report'))
-    .action(async (options) => {
-      process.exitCode = await runCommand(options, { name: pkg.name, version: pkg.version });
-    });
+    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default('./uid2-conformance-report'));
+}
+
+/** The failed property case of a report: its check, the run seed and the fast-check path. */
+function replayCase(file: string, checkId: string | undefined): { checkId: string; seed: number; path: string } {
+  let report: { seed?: unknown; results?: Array<{ check?: string; status?: string; counterexample?: { path?: string } }> };
+  try {
+    report = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read a report (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  const candidates = (report.results ?? []).filter((r) => r.counterexample?.path && (checkId === undefined || r.check === checkId));
+  if (typeof report.seed !== 'number') throw new UsageError(`${file}: the report has no seed`);
+  if (candidates.length === 0) throw new UsageError(`${file}: no failed property check${checkId ? ` named ${checkId}` : ''} with a counterexample to replay`);
+  if (candidates.length > 1) throw new UsageError(`${file}: several failed property checks; pick one with --check (${candidates.map((c) => c.check).join(', ')})`);
+  return { checkId: candidates[0]!.check!, seed: report.seed, path: candidates[0]!.counterexample!.path! };
+}
+
+export function buildProgram(): Command {
+  const program = new Command()
+    .name('uid2-conformance')
+    .description('Conformance kit for the UID2 opt-out rules')
+    .version(pkg.version)
+    .exitOverride()
+    .showHelpAfterError();
+
+  const run = program
+    .command('run')
+    .description('run the suites; with no target, against the embedded simulated operator')
+    .addOption(new Option('--role <role>', 'operator|publisher|dsp|advertiser|sharer (repeatable)').env('UID2_ROLE').argParser(collect).default([]));
+  addRunOptions(run).action(async (options: RunOptions) => {
+    process.exitCode = await runCommand(options, kit);
+  });
+
+  const replay = program
+    .command('replay')
+    .description('rerun one failed property check exactly (same seed and path), against the same or another --target')
+    .argument('<report>', 'the report.json of the run that failed')
+    .option('--check <id>', 'which failed check, when the report has several');
+  addRunOptions(replay).action(async (file: string, options: RunOptions & { check?: string }) => {
+    const { checkId, seed, path } = replayCase(file, options.check);
+    const check = OPERATOR_CHECKS.find((c) => c.id === checkId);
+    if (!check) throw new UsageError(`${file}: check ${checkId} is not in this version of the kit`);
+    process.stderr.write(`replaying ${checkId} with seed ${seed} and path ${path}\n`);
+    process.exitCode = await runCommand({ ...options, role: [], seed: String(seed) }, kit, { checks: [check], replayPaths: new Map([[checkId, path]]) });
+  });
 
   program
     .command('serve-operator')
@@ -192,22 +226,14 @@ export function buildProgram(): Command {
       process.exitCode = await calibrateCommand(options);
     });
 
-  for (const [name, what] of [['replay', 'rerun one failed check']] as const) {
-    program
-      .command(name)
-      .description(`${what} (not available in this version)`)
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new UsageError(`${name} is not available in this version of ${pkg.name} (${pkg.version})`);
-      });
-  }
   return program;
 }
 
 async function main(argv: string[]): Promise<void> {
   try {
     await buildProgram().parseAsync(argv);
+    // Interrupted: the reports are written; requests still in flight must not hold the exit back.
+    if (process.exitCode === EXIT.interrupted) process.exit(EXIT.interrupted);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.pass : EXIT.error;

@@ -4,7 +4,7 @@
 import { randomInt } from 'node:crypto';
 import { OperatorClient, TransportError } from './client/operator-client.ts';
 import { checkClientSecret, parseDuration, TargetError, UsageError } from './config.ts';
-import type { CheckSettings } from './engine/check.ts';
+import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine/result.ts';
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
@@ -102,7 +102,13 @@ async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTar
   };
 }
 
-export async function runCommand(options: RunOptions, kit: { name: string; version: string }): Promise<number> {
+export interface RunOverrides {
+  /** Only these checks (replay). */
+  checks?: readonly Check[];
+  replayPaths?: ReadonlyMap<string, string>;
+}
+
+export async function runCommand(options: RunOptions, kit: { name: string; version: string }, overrides: RunOverrides = {}): Promise<number> {
   const roles = options.role.length > 0 ? options.role : ['operator'];
   const unsupported = roles.filter((r) => r !== 'operator');
   if (unsupported.length > 0) throw new UsageError(`--role ${unsupported.join(', ')}: only the operator role is available in this version`);
@@ -151,8 +157,10 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       throw e;
     }
     let done = 0;
+    const checks = overrides.checks ?? OPERATOR_CHECKS;
     const session = await runOperatorSession(target, {
-      checks: OPERATOR_CHECKS,
+      checks,
+      replayPaths: overrides.replayPaths,
       settings,
       requestTimeoutMs,
       checkTimeoutMs: propagationTimeoutMs + settings.watchMs + 60_000,
@@ -162,7 +170,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       progress: say,
       onResult: (r) => {
         done += 1;
-        say(`[${String(done).padStart(3)}/${OPERATOR_CHECKS.length}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
+        say(`[${String(done).padStart(3)}/${checks.length}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
       },
     });
     const { run, paths } = report(session.results, {

@@ -63,6 +63,8 @@ export interface PrepareOptions {
   propagationTimeoutMs: number;
   pollIntervalMs: number;
   progress?: (line: string) => void;
+  /** Interruption: stop waiting for propagation. */
+  signal?: AbortSignal;
 }
 
 export interface PropagationFigures {
@@ -210,7 +212,7 @@ export class Population {
     const started = Date.now();
     const deadline = Math.max(started, ...registered.map((s) => oracle.registration(s.person)!.ackMs)) + propagationTimeoutMs;
     let lastSaid = started;
-    while (pending.size > 0 && Date.now() <= deadline) {
+    while (pending.size > 0 && Date.now() <= deadline && !options.signal?.aborted) {
       await Promise.all(
         [...pending].map(async (subject) => {
           if (await this.looksOptedOut(api, subject)) {

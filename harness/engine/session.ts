@@ -66,6 +66,7 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
     propagationTimeoutMs: options.settings.propagationTimeoutMs,
     pollIntervalMs: options.settings.pollIntervalMs,
     progress: options.progress,
+    signal: options.signal,
   });
   const results = await runChecks({
     checks: options.checks,
