@@ -43,6 +43,7 @@ export async function checkProperty<T>(
   if (!(error instanceof CheckStop)) throw error ?? new Error('property failed without an error');
   if (error.verdict.status !== 'fail') throw error;
   const value = details.counterexample ? describe(details.counterexample[0] as T) : 'unknown';
-  const shrinks = details.numShrinks > 0 ? `, shrunk ${details.numShrinks} times` : '';
-  fail(`${error.verdict.message} (minimal case: ${value}; after ${details.numRuns} cases${shrinks})`, { seed, path: details.counterexamplePath ?? '', value });
+  const shrinks = details.numShrinks > 0 ? `, shrunk ${details.numShrinks} time${details.numShrinks === 1 ? '' : 's'}` : '';
+  const found = `found at generated case ${details.numRuns}${shrinks}`;
+  fail(`${error.verdict.message} (minimal case: ${value}; ${found}; replay: uid2-conformance replay report.json --check ${checkId})`, { seed, path: details.counterexamplePath ?? '', value });
 }
