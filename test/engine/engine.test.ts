@@ -1,0 +1,187 @@
+// The engine's own guarantees: redaction leaves no DII, token or raw UID2 and keeps one pseudonym per person;
+// polling; the runner's verdict rules (not_applicable, SHOULD → warn, error never a pass, timeouts,
+// deadline, interruption); property failures are reproducible from their seed and path.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { OperatorClient, TransportError } from '../../harness/client/operator-client.ts';
+import { fail, undecided, type Check, type CheckContext, type CheckSettings } from '../../harness/engine/check.ts';
+import { consistently, eventually } from '../../harness/engine/eventually.ts';
+import { Population } from '../../harness/engine/population.ts';
+import { checkProperty } from '../../harness/engine/property.ts';
+import { Redactor } from '../../harness/engine/redact.ts';
+import { runChecks, type RunPlan } from '../../harness/engine/runner.ts';
+import { Oracle } from '../../harness/oracle/oracle.ts';
+import { sha256 } from '../../harness/wire/dii.ts';
+
+describe('Redactor', () => {
+  it('gives every form of one person the same pseudonym and leaves nothing sensitive', () => {
+    const r = new Redactor();
+    const email = 'Jane.Doe+news@gmail.com';
+    const hash = sha256('janedoe@gmail.com');
+    const request = { email: [email, ' janedoe@GMAIL.com ', 'other@example.com'], email_hash: hash.toString('base64'), phone: '+15551234567', optout_check: 1 };
+    const answer = {
+      status: 'success',
+      body: {
+        mapped: [{ identifier: email, advertising_id: 'A'.repeat(43) + '=', bucket_id: 'b1' }],
+        unmapped: [{ identifier: 'other@example.com', reason: 'optout' }],
+        advertising_token: 'A4AAAA' + 'x'.repeat(200),
+        refresh_token: 'R'.repeat(388),
+        refresh_response_key: 'K'.repeat(44),
+      },
+    };
+    const redacted = JSON.stringify([r.value(request), r.value(answer)]);
+    for (const secret of [email, 'janedoe', hash.toString('base64'), '+15551234567', 'other@example.com', 'A'.repeat(43), 'x'.repeat(50), 'R'.repeat(50), 'K'.repeat(44)]) {
+      expect(redacted).not.toContain(secret);
+    }
+    const [req] = JSON.parse(redacted) as [{ email: string[]; email_hash: string }];
+    expect(req.email[0]).toBe(req.email[1]); // the same person, spelled twice
+    expect(req.email[0]).toMatch(/^<email dii#\d+>$/);
+    expect(req.email_hash).toBe(req.email[0]!.replace('<email ', '<email_hash '));
+    expect(req.email[2]).not.toBe(req.email[0]);
+    expect(redacted).toContain('"reason":"optout"');
+    expect(redacted).toContain('"bucket_id":"b1"');
+  });
+
+  it('never lets a generated DII or hash through (property)', () => {
+    const r = new Redactor();
+    fc.assert(
+      fc.property(fc.emailAddress(), fc.stringMatching(/^\+[0-9]{10,15}$/), (email, phone) => {
+        const out = JSON.stringify(r.value({ email: [email], phone, email_hash: sha256(email).toString('hex'), note: email }));
+        expect(out).not.toContain(email);
+        expect(out).not.toContain(phone);
+        expect(out).not.toContain(sha256(email).toString('hex'));
+      }),
+      { numRuns: 200, seed: 7 },
+    );
+  });
+});
+
+describe('eventually / consistently', () => {
+  it('polls until the expectation holds, or reports the last value when the bound passes', async () => {
+    let n = 0;
+    const held = await eventually(async () => ++n, (v) => v >= 3, { untilMs: Date.now() + 1000, pollMs: 1 });
+    expect(held).toMatchObject({ held: true, last: 3, attempts: 3 });
+    const missed = await eventually(async () => 0, (v) => v > 0, { untilMs: Date.now() + 30, pollMs: 5 });
+    expect(missed.held).toBe(false);
+    expect(missed.attempts).toBeGreaterThan(1);
+    let m = 0;
+    expect((await consistently(async () => ++m, (v) => v < 4, { forMs: 1000, pollMs: 1 })).broken).toBe(4);
+    expect((await consistently(async () => 1, () => true, { forMs: 20, pollMs: 5 })).broken).toBeUndefined();
+  });
+});
+
+function plan(checks: Check[], extra: Partial<RunPlan> = {}): RunPlan {
+  const settings: CheckSettings = { propagationTimeoutMs: 1000, watchMs: 10, pollIntervalMs: 5, runs: 20, seed: 42 };
+  return {
+    checks,
+    capabilities: new Set(['synthetic']),
+    client: new OperatorClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k', clientSecret: Buffer.alloc(32).toString('base64') }),
+    population: new Population(),
+    oracle: new Oracle(1000),
+    redactor: new Redactor(),
+    settings,
+    concurrency: 2,
+    checkTimeoutMs: 200,
+    deadlineMs: Date.now() + 60_000,
+    ...extra,
+  };
+}
+
+const check = (id: string, rule: string, run: Check['run'], needs: Check['needs'] = []): Check => ({ id, rule, kind: 'scenario', needs, title: id, run });
+
+describe('runner', () => {
+  it('turns outcomes into statuses: pass, fail, SHOULD → warn, error, not_applicable, timeout', async () => {
+    const results = await runChecks(
+      plan([
+        check('a.pass', 'OP-GEN-OPTOUT', async () => 'fine'),
+        check('a.fail', 'OP-GEN-OPTOUT', async () => fail('broken')),
+        check('a.warn', 'OP-STATUS-EARLIEST', async () => fail('late')),
+        check('a.undecided', 'OP-LOGOUT', async () => undecided('no precondition')),
+        check('a.transport', 'OP-LOGOUT', async () => {
+          throw new TransportError('unreachable', 'gone');
+        }),
+        check('a.bug', 'OP-LOGOUT', async () => {
+          throw new Error('oops');
+        }),
+        check('a.na', 'OP-CSTG-OPTOUT', async () => 'never runs', ['cstg']),
+        check('a.slow', 'OP-LOGOUT', () => new Promise((resolve) => setTimeout(() => resolve('late'), 1000))),
+      ]),
+    );
+    expect(results.map((r) => [r.check, r.status])).toEqual([
+      ['a.pass', 'pass'],
+      ['a.fail', 'fail'],
+      ['a.warn', 'warn'],
+      ['a.undecided', 'error'],
+      ['a.transport', 'error'],
+      ['a.bug', 'error'],
+      ['a.na', 'not_applicable'],
+      ['a.slow', 'error'],
+    ]);
+    expect(results.find((r) => r.check === 'a.na')!.message).toMatch(/CSTG key pair/);
+    expect(results.find((r) => r.check === 'a.slow')!.message).toMatch(/did not finish within 200 ms/);
+  });
+
+  it('skips checks after the deadline and when interrupted, keeping what finished', async () => {
+    const late = await runChecks(plan([check('b.one', 'OP-LOGOUT', async () => 'ok')], { deadlineMs: Date.now() - 1 }));
+    expect(late[0]!.status).toBe('skipped');
+    const abort = new AbortController();
+    const pending = runChecks(
+      plan(
+        [
+          check('c.quick', 'OP-LOGOUT', async () => 'ok'),
+          check('c.hangs', 'OP-LOGOUT', () => new Promise(() => {})),
+          check('c.never', 'OP-LOGOUT', async () => 'ok'),
+        ],
+        { concurrency: 1, checkTimeoutMs: 60_000, signal: abort.signal },
+      ),
+    );
+    setTimeout(() => abort.abort(), 30);
+    const results = await pending;
+    expect(results.map((r) => r.status)).toEqual(['pass', 'skipped', 'skipped']);
+    expect(results[1]!.message).toMatch(/interrupted/);
+  });
+});
+
+describe('checkProperty', () => {
+  const ctx = (replayPath?: string) => ({ settings: { seed: 99, runs: 100 }, replayPath }) as unknown as CheckContext;
+
+  it('shrinks to a minimal counterexample and replays exactly that case from its path', async () => {
+    const seen: number[] = [];
+    const run = (c: CheckContext) =>
+      checkProperty(
+        c,
+        'test.property',
+        fc.integer({ min: 0, max: 10_000 }),
+        async (n) => {
+          seen.push(n);
+          if (n >= 1234) fail(`too big`);
+        },
+        (n) => `n=${n}`,
+      );
+    const first = await run(ctx()).catch((e) => e);
+    expect(first.verdict.status).toBe('fail');
+    expect(first.verdict.counterexample.value).toBe('n=1234');
+    expect(first.verdict.message).toMatch(/minimal case: n=1234/);
+    seen.length = 0;
+    const replayed = await run(ctx(first.verdict.counterexample.path)).catch((e) => e);
+    expect(replayed.verdict.counterexample.value).toBe('n=1234');
+    expect(seen[0]).toBe(1234); // the replay starts at the recorded case, no search
+  });
+
+  it('passes with the number of cases, and ends as error (not a shrink) on a transport error', async () => {
+    expect(await checkProperty(ctx(), 'test.ok', fc.nat(), async () => {}, String)).toBe('held for 100 generated cases');
+    let calls = 0;
+    const error = await checkProperty(
+      ctx(),
+      'test.transport',
+      fc.nat(),
+      async () => {
+        calls += 1;
+        throw new TransportError('timeout', 'slow');
+      },
+      String,
+    ).catch((e) => e);
+    expect(error).toBeInstanceOf(TransportError);
+    expect(calls).toBe(1);
+  });
+});
