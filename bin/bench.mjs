@@ -3,4 +3,4 @@
 import { register } from 'tsx/esm/api';
 
 register();
-await import('../bench/wire.ts');
+await import('../bench/index.ts');

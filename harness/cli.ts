@@ -6,7 +6,7 @@ import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './op
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { RULES } from './rules.ts';
-import { runCommand, type RunOptions } from './run.ts';
+import { RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate } from './calibrate.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
@@ -133,16 +133,16 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--optout-client-secret <secret>', 'its client secret').env('UID2_OPTOUT_CLIENT_SECRET'))
     .addOption(new Option('--cstg-public-key <key>', 'CSTG server public key (UID2-X-...)').env('UID2_CSTG_PUBLIC_KEY'))
     .addOption(new Option('--cstg-subscription-id <id>', 'CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
-    .addOption(new Option('--propagation-timeout <duration>', 'bound of OP-PROPAGATION').env('UID2_PROPAGATION_TIMEOUT').default('30s'))
+    .addOption(new Option('--propagation-timeout <duration>', 'bound of OP-PROPAGATION').env('UID2_PROPAGATION_TIMEOUT').default(RUN_DEFAULTS.propagationTimeout))
     .addOption(new Option('--watch <duration>', 'how long a held opt-out is watched for a regression (default: 2s, at most the propagation timeout)'))
-    .addOption(new Option('--timeout <duration>', 'per-request timeout').default('10s'))
-    .addOption(new Option('--deadline <duration>', 'whole-run deadline: no check starts after it').default('30m'))
-    .addOption(new Option('--concurrency <n>', 'checks running at once').default('4'))
-    .addOption(new Option('--runs <n>', 'generated cases per property').default('25'))
+    .addOption(new Option('--timeout <duration>', 'per-request timeout').default(RUN_DEFAULTS.timeout))
+    .addOption(new Option('--deadline <duration>', 'whole-run deadline: no check starts after it').default(RUN_DEFAULTS.deadline))
+    .addOption(new Option('--concurrency <n>', 'checks running at once').default(RUN_DEFAULTS.concurrency))
+    .addOption(new Option('--runs <n>', 'generated cases per property').default(RUN_DEFAULTS.runs))
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
-    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default('./uid2-conformance-report'));
+    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out));
 }
 
 /** The failed property case of a report: its check, the run seed and the fast-check path. */

@@ -9,6 +9,7 @@ import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { writeReports } from '../reports/index.ts';
+import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
 export interface RunOptions {
@@ -30,6 +31,43 @@ export interface RunOptions {
   seed?: string;
   runs: string;
   out: string;
+}
+
+/** Defaults of the run options (the CLI shows them; the bench runs with them). */
+export const RUN_DEFAULTS = {
+  propagationTimeout: '30s',
+  timeout: '10s',
+  deadline: '30m',
+  concurrency: '4',
+  runs: '25',
+  out: './uid2-conformance-report',
+} as const;
+
+export interface SessionSettings {
+  settings: CheckSettings;
+  requestTimeoutMs: number;
+  checkTimeoutMs: number;
+  concurrency: number;
+}
+
+/** The session settings a set of run options means; with no argument, the defaults. */
+export function sessionSettings(options: Pick<RunOptions, 'propagationTimeout' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
+  const propagationTimeoutMs = parseDuration(options.propagationTimeout, '--propagation-timeout');
+  const settings: CheckSettings = {
+    propagationTimeoutMs,
+    watchMs: options.watch ? parseDuration(options.watch, '--watch') : Math.min(2000, propagationTimeoutMs),
+    // Polls ~100 times within the bound: a short bound is watched closely, a long one without flooding.
+    pollIntervalMs: Math.min(2000, Math.max(50, Math.round(propagationTimeoutMs / 100))),
+    runs: positiveInteger(options.runs, '--runs'),
+    seed: options.seed === undefined ? randomInt(2 ** 31) : Number(options.seed),
+  };
+  if (!Number.isInteger(settings.seed)) throw new UsageError(`--seed: "${options.seed}" is not an integer`);
+  return {
+    settings,
+    requestTimeoutMs: parseDuration(options.timeout, '--timeout'),
+    checkTimeoutMs: propagationTimeoutMs + settings.watchMs * 2 + 60_000,
+    concurrency: positiveInteger(options.concurrency, '--concurrency'),
+  };
 }
 
 /** Production operator hosts (UID2-SPEC §0): refused unless --allow-production. */
@@ -112,18 +150,10 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const roles = options.role.length > 0 ? options.role : ['operator'];
   const unsupported = roles.filter((r) => r !== 'operator');
   if (unsupported.length > 0) throw new UsageError(`--role ${unsupported.join(', ')}: only the operator role is available in this version`);
-  const propagationTimeoutMs = parseDuration(options.propagationTimeout, '--propagation-timeout');
-  const settings: CheckSettings = {
-    propagationTimeoutMs,
-    watchMs: options.watch ? parseDuration(options.watch, '--watch') : Math.min(2000, propagationTimeoutMs),
-    pollIntervalMs: Math.min(2000, Math.max(50, Math.round(propagationTimeoutMs / 40))),
-    runs: positiveInteger(options.runs, '--runs'),
-    seed: options.seed === undefined ? randomInt(2 ** 31) : Number(options.seed),
-  };
-  if (!Number.isInteger(settings.seed)) throw new UsageError(`--seed: "${options.seed}" is not an integer`);
-  const requestTimeoutMs = parseDuration(options.timeout, '--timeout');
+  const session = sessionSettings(options);
+  const { settings, requestTimeoutMs } = session;
+  const propagationTimeoutMs = settings.propagationTimeoutMs;
   const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
-  const concurrency = positiveInteger(options.concurrency, '--concurrency');
 
   const { target, embedded } = await resolveTarget(options);
   const say = (line: string) => process.stderr.write(`${line}\n`);
@@ -158,13 +188,10 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
     }
     let done = 0;
     const checks = overrides.checks ?? OPERATOR_CHECKS;
-    const session = await runOperatorSession(target, {
+    const outcome = await runOperatorSession(target, {
       checks,
       replayPaths: overrides.replayPaths,
-      settings,
-      requestTimeoutMs,
-      checkTimeoutMs: propagationTimeoutMs + settings.watchMs + 60_000,
-      concurrency,
+      ...session,
       deadlineMs,
       signal: interrupt.signal,
       progress: say,
@@ -173,16 +200,13 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
         say(`[${String(done).padStart(3)}/${checks.length}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
       },
     });
-    const { run, paths } = report(session.results, {
+    const { run, paths } = report(outcome.results, {
       ...(interrupt.signal.aborted ? { outcome: 'interrupted' as const } : {}),
-      propagation: { ...session.propagation, timeout_ms: propagationTimeoutMs },
-      capabilities: session.capabilities,
+      propagation: { ...outcome.propagation, timeout_ms: propagationTimeoutMs },
+      capabilities: outcome.capabilities,
     });
-    const counts = Object.entries(run.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ');
-    const p = session.propagation;
-    if (p.registered > 0) say(`propagation: ${p.visible}/${p.registered} opt-outs visible; latency ${p.latencyMs ? `${p.latencyMs.min}–${p.latencyMs.max} ms (median ${p.latencyMs.median})` : 'not measured'}`);
-    process.stdout.write(`${run.outcome.toUpperCase()}: ${counts}; reports ${paths.join(', ')}\n`);
-    if (run.outcome === 'error') say('could not decide every rule: see the results with status error');
+    say(`\n${formatSummary(run, paths)}`);
+    process.stdout.write(`${formatOutcomeLine(run, paths)}\n`);
     return EXIT_OF[run.outcome];
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,0 +1,3 @@
+// npm run bench: every benchmark of the kit, one after the other; figures printed, nothing asserted.
+await import('./wire.ts');
+await import('./operator.ts');
