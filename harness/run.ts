@@ -8,6 +8,7 @@ import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine/result.ts';
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
+import { createProgress } from './progress.ts';
 import { writeReports } from '../reports/index.ts';
 import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
@@ -156,7 +157,8 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
 
   const { target, embedded } = await resolveTarget(options);
-  const say = (line: string) => process.stderr.write(`${line}\n`);
+  const progress = createProgress();
+  const say = (line: string) => progress.phase(line);
   if (embedded) say(`no --target: testing the embedded simulated operator at ${embedded.url}`);
   const startedAt = new Date();
   const report = (results: CheckResult[], extra: Partial<RunResult> & { outcome?: RunResult['outcome'] } = {}) => {
@@ -194,7 +196,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       ...session,
       deadlineMs,
       signal: interrupt.signal,
-      progress: say,
+      progress,
       onResult: (r) => {
         done += 1;
         say(`[${String(done).padStart(3)}/${checks.length}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);

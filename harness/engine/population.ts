@@ -4,6 +4,7 @@
 import type { Exchange } from '../client/operator-client.ts';
 import type { DiiField } from '../wire/dii.ts';
 import type { Oracle, PersonKey } from '../oracle/oracle.ts';
+import type { Progress } from '../progress.ts';
 import type { RecordingApi } from './recording.ts';
 import { base64Hash, hexHash, SyntheticIdentities } from './synthetic.ts';
 
@@ -62,7 +63,7 @@ export interface PrepareOptions {
   synthetic: boolean;
   propagationTimeoutMs: number;
   pollIntervalMs: number;
-  progress?: (line: string) => void;
+  progress?: Progress;
   /** Interruption: stop waiting for propagation. */
   signal?: AbortSignal;
 }
@@ -112,7 +113,7 @@ export class Population {
 
   private async build(options: PrepareOptions): Promise<void> {
     const { api, optoutApi, oracle, identities: ids } = options;
-    const say = options.progress ?? (() => {});
+    const say = (line: string) => options.progress?.phase(line);
     const s = (label: string, kind: 'email' | 'phone', dii: string) => this.subject(label, kind, dii, oracle);
 
     if (options.synthetic) {
@@ -211,7 +212,6 @@ export class Population {
     const pending = new Set(registered);
     const started = Date.now();
     const deadline = Math.max(started, ...registered.map((s) => oracle.registration(s.person)!.ackMs)) + propagationTimeoutMs;
-    let lastSaid = started;
     while (pending.size > 0 && Date.now() <= deadline && !options.signal?.aborted) {
       await Promise.all(
         [...pending].map(async (subject) => {
@@ -222,13 +222,11 @@ export class Population {
         }),
       );
       if (pending.size === 0) break;
-      if (Date.now() - lastSaid >= 5000) {
-        lastSaid = Date.now();
-        options.progress?.(`waiting for ${pending.size} of ${registered.length} opt-outs to propagate (${Math.round((Date.now() - started) / 1000)} s of at most ${Math.round(propagationTimeoutMs / 1000)} s)`);
-      }
+      options.progress?.tick(`waiting for ${pending.size} of ${registered.length} opt-outs to propagate (${Math.round((Date.now() - started) / 1000)} s of at most ${Math.round(propagationTimeoutMs / 1000)} s)`);
       await sleep(pollIntervalMs);
     }
     const latencies = oracle.latencies().sort((a, b) => a - b);
+    options.progress?.phase(`${registered.length - pending.size} of ${registered.length} opt-outs visible after ${Date.now() - started} ms`);
     this.figures = {
       registered: registered.length,
       visible: registered.length - pending.size,

@@ -1,6 +1,7 @@
 // One operator conformance session: clients, capabilities, the oracle, the population of the run, then
 // the checks. Used by `run`, `calibrate`, `replay` and the kit's own tests alike.
 import { OperatorClient } from '../client/operator-client.ts';
+import type { Progress } from '../progress.ts';
 import { Oracle } from '../oracle/oracle.ts';
 import type { Capability, Check, CheckSettings } from './check.ts';
 import { Population, type PropagationFigures } from './population.ts';
@@ -31,7 +32,7 @@ export interface SessionOptions {
   deadlineMs: number;
   signal?: AbortSignal;
   replayPaths?: ReadonlyMap<string, string>;
-  progress?: (line: string) => void;
+  progress?: Progress;
   onResult?: (result: CheckResult) => void;
 }
 
