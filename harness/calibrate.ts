@@ -45,7 +45,7 @@ export async function calibrate(options: CalibrationOptions): Promise<Calibratio
         { url: operator.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg: { publicKey: c.cstgPublicKey, subscriptionId: c.cstgSubscriptionId }, production: false },
         {
           checks: options.checks,
-          settings: { propagationTimeoutMs: 3000, watchMs: 1000, pollIntervalMs: 50, runs: 25, seed: 1, ...options.settings },
+          settings: { propagationTimeoutMs: 1500, watchMs: 1000, pollIntervalMs: 50, runs: 25, seed: 1, ...options.settings },
           requestTimeoutMs: 10_000,
           checkTimeoutMs: 60_000,
           concurrency: 4,

@@ -1,0 +1,40 @@
+// Calibration (issue: a pass means something): the operator suite against the simulated operator with each
+// named fault fails exactly the rules that fault breaks, and against the conformant operator, run
+// repeatedly with different seeds, passes with zero failures and nothing undecided.
+import { describe, expect, it } from 'vitest';
+import { calibrate, type CalibrationRow } from '../../harness/calibrate.ts';
+import { OPERATOR_FAULTS } from '../../harness/operator/faults.ts';
+import { OPERATOR_CHECKS, validateRegistry } from '../../suites/operator/index.ts';
+import { RULES } from '../../harness/rules.ts';
+
+const explain = (row: CalibrationRow) =>
+  JSON.stringify({ fault: row.fault ?? 'conformant', expected: row.expected, failed: row.failed, undecided: row.undecided, failures: row.results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => `${r.check}: ${r.message}`) }, null, 1);
+
+describe('operator suite registry', () => {
+  it('has unique ids, one operator rule each, and covers every operator rule with scenario and property checks where required', () => {
+    expect(validateRegistry(OPERATOR_CHECKS)).toEqual([]);
+    for (const rule of RULES.filter((r) => r.role === 'operator')) {
+      expect(OPERATOR_CHECKS.some((c) => c.rule === rule.id), rule.id).toBe(true);
+    }
+    // The opt-out rules have property-based checks too.
+    for (const rule of ['OP-GEN-OPTOUT', 'OP-MAP-OPTOUT', 'OP-MAP-V3-OPTOUT', 'OP-STATUS-OPTOUT', 'OP-FORMS', 'OP-ISOLATION', 'OP-REFRESH-OPTOUT']) {
+      expect(OPERATOR_CHECKS.some((c) => c.rule === rule && c.kind === 'property'), rule).toBe(true);
+    }
+  });
+});
+
+describe('calibration', () => {
+  it('every named fault fails exactly the rules it breaks', async () => {
+    const rows = await calibrate({ checks: OPERATOR_CHECKS, conformantRuns: 0 });
+    expect(rows.map((r) => r.fault)).toEqual(OPERATOR_FAULTS.map((f) => f.name));
+    for (const row of rows) expect(row.ok, explain(row)).toBe(true);
+  }, 600_000);
+
+  it('the conformant operator passes every check, run after run with different seeds', async () => {
+    for (const seed of [1, 2, 3, 4, 5]) {
+      const [row] = await calibrate({ checks: OPERATOR_CHECKS, faults: [], conformantRuns: 1, settings: { seed } });
+      expect(row!.ok, explain(row!)).toBe(true);
+      expect(row!.results.every((r) => r.status === 'pass'), explain(row!)).toBe(true);
+    }
+  }, 300_000);
+});
