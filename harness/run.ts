@@ -83,6 +83,8 @@ function parseTarget(url: string): URL {
     throw new UsageError(`--target: "${url}" is not a URL`);
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError('--target: use an http or https URL');
+  // The URL goes into every report: credentials belong in --api-key and --client-secret, never in it.
+  if (parsed.username || parsed.password) throw new UsageError('--target: no credentials in the URL; use --api-key and --client-secret');
   return parsed;
 }
 
