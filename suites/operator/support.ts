@@ -75,3 +75,21 @@ export function optedOut(ctx: CheckContext, group: Group, endpoint: Endpoint, ki
   if (subjects.length === 0) undecided(`no ${group} subject is opted out: the opt-outs could not be registered (see OP-LOGOUT)`);
   return subjects;
 }
+
+/** How an answer looked, safe to print: HTTP status, answer status, whether it carried tokens or did not open. */
+export function seenAs(x: Exchange): string {
+  if (x.envelopeError) return `HTTP ${x.http} that did not open (${x.envelopeError.reason})`;
+  const tokens = isTokenAnswer(x) ? ' with new tokens' : '';
+  return `HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}${tokens}`;
+}
+
+/**
+ * Subjects never opted out, for answers that need someone opted in: the run's controls, or, where no
+ * synthetic identity may be sent (a production host), the documented `validate@example.com` (UID2-SPEC §4).
+ */
+export function keptIn(ctx: CheckContext): Subject[] {
+  const controls = ctx.population.get('controls');
+  if (controls.length > 0) return [...controls];
+  const person = ctx.oracle.person('email', 'validate@example.com')!;
+  return [{ label: 'test-validate-email', kind: 'email', dii: 'validate@example.com', person, test: true }];
+}
