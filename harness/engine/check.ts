@@ -30,6 +30,8 @@ export interface CheckContext {
   /** The OPTOUT client, when the target gave OPTOUT credentials. */
   optoutApi?: RecordingApi;
   cstg?: { publicKey: string; subscriptionId: string };
+  /** What the target offers (a check that needs one declares it in `needs`; others may adapt). */
+  capabilities: ReadonlySet<Capability>;
   /** The identities of the run, opted out (or kept in) before the checks start. */
   population: Population;
   oracle: Oracle;

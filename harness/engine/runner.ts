@@ -60,6 +60,7 @@ async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
     api,
     optoutApi,
     cstg: plan.cstg,
+    capabilities: plan.capabilities,
     population: plan.population,
     oracle: plan.oracle,
     settings: plan.settings,

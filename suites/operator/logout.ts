@@ -48,7 +48,7 @@ export const logoutChecks: Check[] = [
     title: 'logout with a key that lacks the OPTOUT role answers 401 {"status":"unauthorized"} as plain JSON',
     async run(ctx) {
       // Production hosts get only documented test identities; the role check comes before the payload anyway.
-      const synthetic = ctx.population.get('controls').length > 0;
+      const synthetic = ctx.capabilities.has('synthetic');
       const dii: DiiInput = { email: synthetic ? new SyntheticIdentities().email() : 'validate@example.com' };
       const x = await ctx.api.logout(dii);
       if (x.http !== 401) fail(`logout with the client key (no OPTOUT role): ${seenAs(x)}, expected HTTP 401`);
