@@ -3,19 +3,14 @@
 // wait until all of them are visible. A run pays the propagation delay about once, not once per rule.
 import type { Exchange } from '../client/operator-client.ts';
 import type { DiiField } from '../wire/dii.ts';
+import type { IdentityBody } from '../wire/identity.ts';
 import type { Oracle, PersonKey } from '../oracle/oracle.ts';
 import type { Progress } from '../progress.ts';
 import type { RecordingApi } from './recording.ts';
 import { base64Hash, hexHash, SyntheticIdentities } from './synthetic.ts';
 
-export interface IssuedIdentity {
-  advertising_token: string;
-  refresh_token: string;
-  refresh_response_key: string;
-  identity_expires: number;
-  refresh_from: number;
-  refresh_expires: number;
-}
+/** Tokens issued before the opt-out, as the success answer carried them. */
+export type IssuedIdentity = IdentityBody;
 
 export interface Subject {
   /** Safe to print: names the subject's role, never its DII. */

@@ -3,6 +3,7 @@
 import { encodeAdvertisingToken, decodeAdvertisingToken, type TokenKey } from '../wire/advertising-token.ts';
 import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, randomKey, secureRandom } from '../wire/gcm.ts';
 import type { DiiKind } from '../wire/dii.ts';
+import type { IdentityBody } from '../wire/identity.ts';
 
 export const WRAPPED_REFRESH_TOKEN_LENGTH = 388;
 /** The inner token length that makes the wrapped token exactly 388 base64 chars (291 bytes). */
@@ -27,14 +28,8 @@ export interface RefreshClaims {
   tokenId: string;
 }
 
-export interface IssuedIdentity {
-  advertising_token: string;
-  refresh_token: string;
-  identity_expires: number;
-  refresh_from: number;
-  refresh_expires: number;
-  refresh_response_key: string;
-}
+/** What a generate or refresh issues: the identity body of the success answer. */
+export type IssuedIdentity = IdentityBody;
 
 export interface KeyInfo extends TokenKey {
   createdS: number;

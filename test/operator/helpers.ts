@@ -27,25 +27,14 @@ export async function postSealed(op: RunningOperator, path: string, payload: unk
   const secret = Buffer.from(who === 'client' ? op.credentials.clientSecret : op.credentials.optoutClientSecret, 'base64');
   const sealed = sealRequest(secret, payload, { nowMs: options.nowMs ?? op.operator.config.now() });
   const body = options.octetStream ? sealed.bytes : sealed.bytes.toString('base64');
-  const response = await request(op.server)
-    .post(path)
-    .set('Authorization', `Bearer ${apiKey}`)
-    .set('Content-Type', options.octetStream ? 'application/octet-stream' : 'text/plain')
-    .buffer(true)
-    .parse((res, done) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => done(null, Buffer.concat(chunks)));
-    })
-    .send(body);
-  const raw = response.body as Buffer;
-  const contentType = String(response.headers['content-type'] ?? '');
-  if (response.status === 200) {
+  const answer = await postRaw(op, path, body, { Authorization: `Bearer ${apiKey}`, 'Content-Type': options.octetStream ? 'application/octet-stream' : 'text/plain' });
+  const { raw, contentType } = answer;
+  if (answer.http === 200) {
     const opened = openResponse(secret, contentType.startsWith('application/octet-stream') ? raw : raw.toString('latin1'), sealed.nonce);
     return { http: 200, contentType, json: opened, text: '' };
   }
   const text = raw.toString('utf8');
-  return { http: response.status, contentType, json: text ? JSON.parse(text) : undefined, text };
+  return { http: answer.http, contentType, json: text ? JSON.parse(text) : undefined, text };
 }
 
 /** POSTs a raw body (for envelope error paths) and parses the plain JSON answer. */

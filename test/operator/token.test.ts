@@ -1,21 +1,13 @@
 // The token endpoints of the simulated operator against UID2-SPEC §1.1, §1.2, §1.5, §5.2 and §9.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { sha256 } from '../../harness/wire/dii.ts';
+import type { IdentityBody } from '../../harness/wire/identity.ts';
 import { sealRequest } from '../../harness/wire/envelope.ts';
 import { gcmEncrypt } from '../../harness/wire/gcm.ts';
 import type { RunningOperator } from '../../harness/operator/index.ts';
 import { FakeClock, postRaw, postRefresh, postSealed, syntheticEmail, syntheticPhone, withOperator } from './helpers.ts';
 
 const EXACTLY_ONE = 'Required Parameter Missing: exactly one of [email, email_hash, phone, phone_hash] must be specified';
-
-interface Identity {
-  advertising_token: string;
-  refresh_token: string;
-  identity_expires: number;
-  refresh_from: number;
-  refresh_expires: number;
-  refresh_response_key: string;
-}
 
 let op: RunningOperator;
 const clock = new FakeClock();
@@ -25,11 +17,11 @@ beforeEach(async () => {
 });
 afterEach(() => fixture.stop());
 
-async function generate(payload: unknown): Promise<Identity> {
+async function generate(payload: unknown): Promise<IdentityBody> {
   const answer = await postSealed(op, '/v2/token/generate', payload);
   expect(answer.http).toBe(200);
   expect(answer.json).toMatchObject({ status: 'success' });
-  return (answer.json as { body: Identity }).body;
+  return (answer.json as { body: IdentityBody }).body;
 }
 
 const logout = (payload: unknown) => postSealed(op, '/v2/token/logout', payload, 'optout');
@@ -154,7 +146,7 @@ describe('POST /v2/token/refresh', () => {
     expect(second.http).toBe(200);
     expect(second.contentType).toMatch(/^text\/plain/);
     expect(second.opened?.status).toBe('success');
-    const body = second.opened!.body as unknown as Identity;
+    const body = second.opened!.body as unknown as IdentityBody;
     expect(body.refresh_token).toHaveLength(388);
     expect(body.refresh_response_key).not.toBe(first.refresh_response_key);
     const uidOf = (token: string) => op.operator.tokens.decodeAdvertising(token);

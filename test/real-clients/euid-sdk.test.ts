@@ -10,16 +10,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { EUID, EventType, type CallbackPayload, type Identity } from '@unified-id/euid-sdk';
 import { startOperator } from '../../harness/operator/index.ts';
 import { OperatorClient } from '../../harness/client/operator-client.ts';
-
-/** The identity fields a generate answer carries (UID2-SPEC §1.1). */
-interface IssuedIdentity {
-  advertising_token: string;
-  refresh_token: string;
-  identity_expires: number;
-  refresh_from: number;
-  refresh_expires: number;
-  refresh_response_key: string;
-}
+import { generateIdentity, optOut, type IdentityBody } from './operator-fixture.ts';
 
 // SdkBase.IdentityStatus values as passed to the init callback (the enum itself is not exported).
 const ESTABLISHED = 0;
@@ -66,7 +57,7 @@ function newSdk(): { sdk: EUID; rec: Recorder } {
   return { sdk: instance, rec };
 }
 
-function initOptions(rec: Recorder, identity?: IssuedIdentity) {
+function initOptions(rec: Recorder, identity?: IdentityBody) {
   return {
     baseUrl: op.url, // always the local operator, never the SDK's production default
     ...(identity ? { identity: identity as Identity } : {}),
@@ -82,25 +73,8 @@ async function waitFor(what: string, probe: () => boolean): Promise<void> {
   }
 }
 
-/** Server-side generate through the kit's client (the publisher's server), for the identity the SDK is handed. */
-async function generateIdentity(email: string): Promise<IssuedIdentity> {
-  const gen = await client.generate({ email });
-  const answer = gen.body as { status?: string; body?: IssuedIdentity } | undefined;
-  if (gen.http !== 200 || answer?.status !== 'success' || !answer.body) {
-    throw new Error(`generate for ${email} answered HTTP ${gen.http} ${JSON.stringify(gen.body)}, expected success`);
-  }
-  return answer.body;
-}
-
-/** Registers a global opt-out for the email (OPTOUT role); visible at once with propagationDelayMs 0. */
-async function optOut(email: string): Promise<void> {
-  const logout = await optoutClient.logout({ email });
-  expect(logout.http).toBe(200);
-  expect(logout.body).toEqual({ status: 'success', body: { optout: 'OK' } });
-}
-
 /** Past refresh_from, still valid: the SDK starts a refresh as soon as it is initialised with it. */
-const dueForRefresh = (identity: IssuedIdentity): IssuedIdentity => ({ ...identity, refresh_from: Date.now() - 1000 });
+const dueForRefresh = (identity: IdentityBody): IdentityBody => ({ ...identity, refresh_from: Date.now() - 1000 });
 const emailHash = (email: string) => createHash('sha256').update(email).digest('base64');
 const syntheticEmail = () => `user-${randomUUID()}@example.com`;
 const storedIdentity = () => JSON.parse(localStorage.getItem(STORAGE_KEY) ?? 'null') as Record<string, unknown> | null;
@@ -157,14 +131,14 @@ afterEach(() => {
 
 describe('EUID web SDK against the simulated operator: refresh', () => {
   it('refreshes an identity past refresh_from and keeps refreshing with each new refresh_response_key', async () => {
-    const original = await generateIdentity(syntheticEmail());
+    const original = await generateIdentity(client, syntheticEmail());
     const { sdk, rec } = newSdk();
     sdk.init(initOptions(rec, dueForRefresh(original)));
 
     await waitFor('the REFRESHED init status', () => rec.statuses.includes(REFRESHED));
 
     expect(rec.statuses).toEqual([ESTABLISHED, REFRESHED]);
-    const refreshed = sdk.getIdentity() as IssuedIdentity | null;
+    const refreshed = sdk.getIdentity() as IdentityBody | null;
     expect(refreshed?.advertising_token).toEqual(expect.any(String));
     expect(refreshed?.advertising_token).not.toBe(original.advertising_token);
     expect(refreshed?.refresh_token).toHaveLength(388);
@@ -194,7 +168,7 @@ describe('EUID web SDK against the simulated operator: refresh', () => {
     expect(servedOn('/v2/token/refresh').map((r) => r.status)).toEqual([200, 200]);
   });
 
-  async function expectRefreshOptout(original: IssuedIdentity): Promise<void> {
+  async function expectRefreshOptout(original: IdentityBody): Promise<void> {
     const { sdk, rec } = newSdk();
     sdk.init(initOptions(rec, dueForRefresh(original)));
 
@@ -217,13 +191,13 @@ describe('EUID web SDK against the simulated operator: refresh', () => {
 
   it('reports the opt-out when every refresh answers optout (refresh-optout@example.com)', async () => {
     // Documented test identity: generate succeeds, every refresh answers optout (UID2-SPEC §4).
-    await expectRefreshOptout(await generateIdentity('refresh-optout@example.com'));
+    await expectRefreshOptout(await generateIdentity(client, 'refresh-optout@example.com'));
   });
 
   it('reports the opt-out when the user opted out (logout) after the identity was issued', async () => {
     const email = syntheticEmail();
-    const original = await generateIdentity(email);
-    await optOut(email);
+    const original = await generateIdentity(client, email);
+    await optOut(optoutClient, email);
     await expectRefreshOptout(original);
   });
 });
@@ -236,7 +210,7 @@ describe('EUID web SDK against the simulated operator: client-side token generat
 
     await sdk.setIdentityFromEmailHash(emailHash(syntheticEmail()), cstgOptions());
 
-    const identity = sdk.getIdentity() as IssuedIdentity | null;
+    const identity = sdk.getIdentity() as IdentityBody | null;
     expect(identity?.advertising_token).toEqual(expect.any(String));
     expect(identity?.refresh_token).toHaveLength(388);
     expect(Buffer.from(identity?.refresh_response_key ?? '', 'base64')).toHaveLength(32);
@@ -283,7 +257,7 @@ describe('EUID web SDK against the simulated operator: client-side token generat
 
   it('reports the opt-out for an email hash whose user opted out (logout)', async () => {
     const email = syntheticEmail();
-    await optOut(email);
+    await optOut(optoutClient, email);
     await expectCstgOptout(emailHash(email));
   });
 });

@@ -10,16 +10,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createHash, randomUUID } from 'node:crypto';
 import { startOperator } from '../../harness/operator/index.ts';
 import { OperatorClient } from '../../harness/client/operator-client.ts';
-
-/** The identity fields a generate answer carries (UID2-SPEC §1.1) and Prebid stores. */
-interface Identity {
-  advertising_token: string;
-  refresh_token: string;
-  identity_expires: number;
-  refresh_from: number;
-  refresh_expires: number;
-  refresh_response_key: string;
-}
+import { generateIdentity, optOut, type IdentityBody } from './operator-fixture.ts';
 
 interface Eid {
   source: string;
@@ -166,25 +157,8 @@ async function auctionBidderRequest(pbjs: PrebidApi): Promise<BidderRequestSeen>
 
 const uid2Eids = (eids: Eid[] | undefined) => (eids ?? []).filter((e) => e.source === UID2_EID_SOURCE);
 
-/** Server-side generate through the kit's client (the publisher's server), for the token Prebid is handed. */
-async function generateIdentity(email: string): Promise<Identity> {
-  const gen = await client.generate({ email });
-  const answer = gen.body as { status?: string; body?: Identity } | undefined;
-  if (gen.http !== 200 || answer?.status !== 'success' || !answer.body) {
-    throw new Error(`generate for ${email} answered HTTP ${gen.http} ${JSON.stringify(gen.body)}, expected success`);
-  }
-  return answer.body;
-}
-
-/** Registers a global opt-out for the email (OPTOUT role); visible at once with propagationDelayMs 0. */
-async function optOut(email: string): Promise<void> {
-  const logout = await optoutClient.logout({ email });
-  expect(logout.http).toBe(200);
-  expect(logout.body).toEqual({ status: 'success', body: { optout: 'OK' } });
-}
-
 /** A stored identity whose advertising token has expired but whose refresh token is live: Prebid must refresh first. */
-function expired(identity: Identity): Identity {
+function expired(identity: IdentityBody): IdentityBody {
   const now = Date.now();
   return { ...identity, refresh_from: now - 120_000, identity_expires: now - 60_000 };
 }
@@ -231,7 +205,7 @@ afterEach(() => {
 // Above PREBID_TIMEOUT_MS plus an auction, so a hang reports withTimeout's diagnostics, not vitest's bare timeout.
 describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_000 }, () => {
   it('refreshes an expired token given as params.uid2Token and exposes the new uid2 id and eids, also to bidders', async () => {
-    const original = await generateIdentity(syntheticEmail());
+    const original = await generateIdentity(client, syntheticEmail());
     const pbjs = await loadPrebid();
     configureUid2(pbjs, { uid2Token: expired(original) });
 
@@ -249,7 +223,7 @@ describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_
     // The custom header made it a preflighted CORS request, and the preflight was accepted.
     expect(preflightsServed()).toHaveLength(1);
 
-    const stored = JSON.parse(localStorage.getItem(PREBID_STORAGE_KEY) ?? 'null') as { latestToken?: Identity } | null;
+    const stored = JSON.parse(localStorage.getItem(PREBID_STORAGE_KEY) ?? 'null') as { latestToken?: IdentityBody } | null;
     expect(stored?.latestToken?.advertising_token).toBe(uid2?.id);
     expect(stored?.latestToken?.refresh_token).toHaveLength(388);
     expect(stored?.latestToken?.refresh_token).not.toBe(original.refresh_token);
@@ -262,7 +236,7 @@ describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_
   });
 
   it('refreshes in the background a token from the publisher cookie (params.uid2Cookie) that is due for refresh', async () => {
-    const original = await generateIdentity(syntheticEmail());
+    const original = await generateIdentity(client, syntheticEmail());
     // Still valid but past refresh_from: Prebid uses it at once and refreshes in the background (UID2-SPEC §7).
     const due = { ...original, refresh_from: Date.now() - 1000 };
     document.cookie = `${PUBLISHER_COOKIE}=${encodeURIComponent(JSON.stringify(due))}; path=/`;
@@ -278,7 +252,7 @@ describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_
     expect(uid2Eids(pbjs.getUserIdsAsEids())[0]?.uids[0]?.id).toBe(uid2?.id);
   });
 
-  async function expectOptoutReported(pbjs: PrebidApi, original: Identity): Promise<void> {
+  async function expectOptoutReported(pbjs: PrebidApi, original: IdentityBody): Promise<void> {
     const ids = await withTimeout(pbjs.getUserIdsAsync(), 'getUserIdsAsync');
 
     expect(refreshesServed().map((r) => r.status)).toEqual([200]); // optout is an encrypted 200 (UID2-SPEC §1.2)
@@ -295,7 +269,7 @@ describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_
 
   it('reports {uid2:{optout:true}} and sends no uid2 eids when the refresh answers optout (refresh-optout@example.com)', async () => {
     // The documented test identity: generate succeeds, every refresh answers optout (UID2-SPEC §4).
-    const original = await generateIdentity('refresh-optout@example.com');
+    const original = await generateIdentity(client, 'refresh-optout@example.com');
     const pbjs = await loadPrebid();
     configureUid2(pbjs, { uid2Token: expired(original) });
     await expectOptoutReported(pbjs, original);
@@ -312,7 +286,7 @@ describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_
     expect(served.filter((r) => r.path.startsWith('/v2/token/client-generate')).map((r) => r.status)).toEqual([200]);
     const uid2 = ids.uid2 as { id?: unknown } | undefined;
     expect(typeof uid2?.id).toBe('string');
-    const stored = JSON.parse(localStorage.getItem(PREBID_STORAGE_KEY) ?? 'null') as { latestToken?: Identity } | null;
+    const stored = JSON.parse(localStorage.getItem(PREBID_STORAGE_KEY) ?? 'null') as { latestToken?: IdentityBody } | null;
     expect(stored?.latestToken?.advertising_token).toBe(uid2?.id);
     expect(stored?.latestToken?.refresh_token).toHaveLength(388);
     expect(uid2Eids(pbjs.getUserIdsAsEids())[0]?.uids[0]?.id).toBe(uid2?.id);
@@ -332,8 +306,8 @@ describe('Prebid.js uid2IdSystem against the simulated operator', { timeout: 10_
 
   it('reports {uid2:{optout:true}} when the user opted out (logout) after the token was issued', async () => {
     const email = syntheticEmail();
-    const original = await generateIdentity(email);
-    await optOut(email);
+    const original = await generateIdentity(client, email);
+    await optOut(optoutClient, email);
     const pbjs = await loadPrebid();
     configureUid2(pbjs, { uid2Token: expired(original) });
     await expectOptoutReported(pbjs, original);
