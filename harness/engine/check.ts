@@ -3,6 +3,7 @@ import type { Evidence, Status } from './result.ts';
 import type { RecordingApi } from './recording.ts';
 import type { Population } from './population.ts';
 import type { Oracle } from '../oracle/oracle.ts';
+import type { AnswerLedger } from './ledger.ts';
 
 /** What a target must offer for a check to apply; without it the check is not_applicable. */
 export type Capability =
@@ -38,6 +39,8 @@ export interface CheckContext {
   settings: CheckSettings;
   /** Replay of a property failure: the fast-check path to rerun. */
   replayPath?: string;
+  /** Every answer of the run so far, schema-validated (read by the OP-SCHEMA check that runs last). */
+  ledger: AnswerLedger;
   /** Adds a free-text line to this check's evidence (never a secret, token, raw UID2 or DII). */
   note(text: string): void;
 }
@@ -74,6 +77,8 @@ export interface Check {
   rule: string;
   kind: 'scenario' | 'property';
   needs: readonly Capability[];
+  /** Runs after every other check has finished (it judges what they saw). */
+  last?: boolean;
   /** One line for `list` and the reports. */
   title: string;
   /** Resolves with the pass message; throws CheckStop (fail, undecided) otherwise. */

@@ -1,6 +1,7 @@
 // The operator client as checks use it: each call is recorded, redacted, as the check's evidence.
 import type { ClientOptions, DiiInput, Exchange, MapRequest, OperatorClient } from '../client/operator-client.ts';
 import type { Evidence } from './result.ts';
+import type { AnswerLedger } from './ledger.ts';
 import type { Redactor } from './redact.ts';
 
 /** Evidence kept per check; a property check makes hundreds of calls, the report keeps the last ones. */
@@ -13,6 +14,8 @@ export class RecordingApi {
   constructor(
     readonly client: OperatorClient,
     readonly redactor: Redactor,
+    /** When given, every answer is also validated against its schema, in the name of this check. */
+    private readonly ledger?: { book: AnswerLedger; check: string },
   ) {}
 
   get options(): ClientOptions {
@@ -58,6 +61,7 @@ export class RecordingApi {
 
   private async record(pending: Promise<Exchange>): Promise<Exchange> {
     const x = await pending;
+    this.ledger?.book.record(this.ledger.check, x);
     const body = x.body as { status?: unknown } | undefined;
     const request = x.path === '/v2/token/refresh' ? this.redactor.token('refresh', x.requestPayload) : this.redactor.value(x.requestPayload);
     this.push({

@@ -7,6 +7,7 @@ import type { Oracle } from '../oracle/oracle.ts';
 import { CheckStop, type Capability, type Check, type CheckContext, type CheckSettings, type Verdict } from './check.ts';
 import type { Population } from './population.ts';
 import { RecordingApi } from './recording.ts';
+import type { AnswerLedger } from './ledger.ts';
 import type { Redactor } from './redact.ts';
 import type { CheckResult } from './result.ts';
 
@@ -19,6 +20,7 @@ export interface RunPlan {
   population: Population;
   oracle: Oracle;
   redactor: Redactor;
+  ledger: AnswerLedger;
   settings: CheckSettings;
   concurrency: number;
   checkTimeoutMs: number;
@@ -54,8 +56,9 @@ function result(check: Check, verdict: Verdict, durationMs: number, evidence: Ch
 async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
   const missing = check.needs.find((need) => !plan.capabilities.has(need));
   if (missing) return result(check, { status: 'not_applicable', message: CAPABILITY_REASON[missing] }, 0, []);
-  const api = new RecordingApi(plan.client, plan.redactor);
-  const optoutApi = plan.optoutClient ? new RecordingApi(plan.optoutClient, plan.redactor) : undefined;
+  const book = { book: plan.ledger, check: check.id };
+  const api = new RecordingApi(plan.client, plan.redactor, book);
+  const optoutApi = plan.optoutClient ? new RecordingApi(plan.optoutClient, plan.redactor, book) : undefined;
   const ctx: CheckContext = {
     api,
     optoutApi,
@@ -63,6 +66,7 @@ async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
     capabilities: plan.capabilities,
     population: plan.population,
     oracle: plan.oracle,
+    ledger: plan.ledger,
     settings: plan.settings,
     replayPath: plan.replayPaths?.get(check.id),
     note: (text) => api.note(text),
@@ -86,21 +90,30 @@ async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
   return result(check, verdict, performance.now() - started, evidence());
 }
 
-/** Runs every check of the plan; results come back in registry order whatever order they finished in. */
+/**
+ * Runs every check of the plan, those marked `last` after all the others; results come back in registry
+ * order whatever order they finished in.
+ */
 export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
-  const results: Array<CheckResult | undefined> = new Array(plan.checks.length);
-  let next = 0;
+  const results = new Map<Check, CheckResult>();
   const skip = (check: Check, message: string): CheckResult => result(check, { status: 'skipped', message }, 0, []);
   const interrupted = new Promise<void>((resolve) => plan.signal?.addEventListener('abort', () => resolve(), { once: true }));
-  const worker = async () => {
-    while (next < plan.checks.length && !plan.signal?.aborted) {
-      const index = next++;
-      const check = plan.checks[index]!;
-      const outcome = Date.now() > plan.deadlineMs ? skip(check, 'the run deadline passed before this check started') : await runOne(check, plan);
-      results[index] = outcome;
-      plan.onResult?.(outcome);
-    }
+  const runPool = async (checks: readonly Check[]) => {
+    let next = 0;
+    const worker = async () => {
+      while (next < checks.length && !plan.signal?.aborted) {
+        const check = checks[next++]!;
+        const outcome = Date.now() > plan.deadlineMs ? skip(check, 'the run deadline passed before this check started') : await runOne(check, plan);
+        results.set(check, outcome);
+        plan.onResult?.(outcome);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, worker));
   };
-  await Promise.race([Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, worker)), interrupted]);
-  return plan.checks.map((check, i) => results[i] ?? skip(check, 'the run was interrupted before this check finished'));
+  const phases = async () => {
+    await runPool(plan.checks.filter((c) => !c.last));
+    await runPool(plan.checks.filter((c) => c.last));
+  };
+  await Promise.race([phases(), interrupted]);
+  return plan.checks.map((check) => results.get(check) ?? skip(check, 'the run was interrupted before this check finished'));
 }

@@ -7,6 +7,7 @@ import type { Capability, Check, CheckSettings } from './check.ts';
 import { Population, type PropagationFigures } from './population.ts';
 import { RecordingApi } from './recording.ts';
 import { Redactor } from './redact.ts';
+import { AnswerLedger } from './ledger.ts';
 import type { CheckResult } from './result.ts';
 import { runChecks } from './runner.ts';
 import { SyntheticIdentities } from './synthetic.ts';
@@ -57,10 +58,11 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
 
   const oracle = new Oracle(options.settings.propagationTimeoutMs);
   const redactor = new Redactor();
-  const prepareApi = new RecordingApi(client, redactor);
+  const ledger = new AnswerLedger();
+  const prepareApi = new RecordingApi(client, redactor, { book: ledger, check: 'preparation' });
   const population = await Population.prepare({
     api: prepareApi,
-    optoutApi: optoutClient && new RecordingApi(optoutClient, redactor),
+    optoutApi: optoutClient && new RecordingApi(optoutClient, redactor, { book: ledger, check: 'preparation' }),
     oracle,
     identities: new SyntheticIdentities(),
     synthetic: capabilities.has('synthetic'),
@@ -78,6 +80,7 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
     population,
     oracle,
     redactor,
+    ledger,
     settings: options.settings,
     concurrency: options.concurrency,
     checkTimeoutMs: options.checkTimeoutMs,

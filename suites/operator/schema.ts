@@ -364,4 +364,22 @@ export const schemaChecks: Check[] = [
       );
     },
   },
+  {
+    id: 'schema.every-answer',
+    rule: 'OP-SCHEMA',
+    kind: 'scenario',
+    needs: [],
+    last: true,
+    title: 'every JSON answer any check of the run received matches its endpoint\'s schema',
+    async run(ctx) {
+      const { validated, violations, kept } = ctx.ledger;
+      if (validated === 0) undecided('no answer of the run could be validated');
+      for (const v of kept) ctx.note(`${v.check}: ${v.path} HTTP ${v.http}: ${v.problems.slice(0, 3).join('; ')}`);
+      if (violations > 0) {
+        const first = kept[0]!;
+        fail(`${violations} of ${validated} answers of the run do not match their schema; first: ${first.path} HTTP ${first.http} in ${first.check}: ${first.problems[0]}`);
+      }
+      return `all ${validated} JSON answers of the run match their endpoint's schema`;
+    },
+  },
 ];

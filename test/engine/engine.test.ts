@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { OperatorClient, TransportError } from '../../harness/client/operator-client.ts';
 import { fail, undecided, type Check, type CheckContext, type CheckSettings } from '../../harness/engine/check.ts';
 import { consistently, eventually } from '../../harness/engine/eventually.ts';
+import { AnswerLedger } from '../../harness/engine/ledger.ts';
 import { Population } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { Redactor } from '../../harness/engine/redact.ts';
@@ -79,6 +80,7 @@ function plan(checks: Check[], extra: Partial<RunPlan> = {}): RunPlan {
     population: new Population(),
     oracle: new Oracle(1000),
     redactor: new Redactor(),
+    ledger: new AnswerLedger(),
     settings,
     concurrency: 2,
     checkTimeoutMs: 200,
@@ -119,6 +121,18 @@ describe('runner', () => {
     ]);
     expect(results.find((r) => r.check === 'a.na')!.message).toMatch(/CSTG key pair/);
     expect(results.find((r) => r.check === 'a.slow')!.message).toMatch(/did not finish within 200 ms/);
+  });
+
+  it('runs the checks marked last after all the others, and reports in registry order', async () => {
+    const order: string[] = [];
+    const tracked = (id: string, ms: number, last = false): Check => ({ ...check(id, 'OP-SCHEMA', async () => {
+      await new Promise((r) => setTimeout(r, ms));
+      order.push(id);
+      return 'ok';
+    }), last });
+    const results = await runChecks(plan([tracked('d.judge', 0, true), tracked('d.slow', 40), tracked('d.fast', 0)]));
+    expect(order).toEqual(['d.fast', 'd.slow', 'd.judge']);
+    expect(results.map((r) => r.check)).toEqual(['d.judge', 'd.slow', 'd.fast']);
   });
 
   it('skips checks after the deadline and when interrupted, keeping what finished', async () => {
