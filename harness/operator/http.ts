@@ -3,7 +3,8 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { openRequest, sealBareResponse, sealResponse } from '../wire/envelope.ts';
 import type { Caller, Reply, Role, SimulatedOperator } from './operator.ts';
-import { clientError } from './operator.ts';
+import { clientError, replyStatus } from './operator.ts';
+import { ENDPOINT_OF_PATH, personsOf } from './call-log.ts';
 
 export const MAX_BODY_BYTES = 1 << 20;
 
@@ -113,8 +114,16 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOpt
   }
   const octetStream = (req.headers['content-type'] ?? '').toLowerCase().startsWith('application/octet-stream');
   const caller = callerOf(req, callers);
-  // Key and role are checked before the body is read or opened (§9).
-  if (route && !(caller && route.roles.some((r) => caller.roles.has(r)))) return send(res, UNAUTHORIZED, undefined, undefined, false);
+  // Key and role are checked before the body is opened (§9). A known key without the role is still logged
+  // with what it asked: a publisher relaying a site opt-out as a logout is exactly what the suites look for.
+  if (route && !(caller && route.roles.some((r) => caller.roles.has(r)))) {
+    if (caller) {
+      const read = await readBody(req);
+      const opened = read.ok ? openRequest(caller.secret, read.body, { octetStream, nowMs: operator.config.now() }) : undefined;
+      record(operator, path, opened?.ok ? opened.payload : undefined, UNAUTHORIZED);
+    }
+    return send(res, UNAUTHORIZED, undefined, undefined, false);
+  }
 
   const read = await readBody(req);
   if (!read.ok) {
@@ -140,7 +149,24 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOpt
     const reply: Reply = wrongVersion ? { kind: 'plain', http: 500, payload: { status: 'unknown', message: 'Unexpected error' } } : clientError(opened.message);
     return send(res, reply, undefined, undefined, false);
   }
-  return send(res, route!.handle(operator, opened.payload, caller!), opened.nonce, caller!.secret, octetStream);
+  const reply = route!.handle(operator, opened.payload, caller!);
+  record(operator, path, opened.payload, reply);
+  return send(res, reply, opened.nonce, caller!.secret, octetStream);
+}
+
+/** Logs a call with the persons its payload concerns (refresh and CSTG log themselves: only they can see whom). */
+function record(operator: SimulatedOperator, path: string, payload: unknown, reply: Reply): void {
+  const endpoint = ENDPOINT_OF_PATH[path];
+  if (!endpoint || endpoint === 'refresh' || endpoint === 'client-generate') return;
+  const fields = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
+  operator.calls.add({
+    at: operator.config.now(),
+    endpoint,
+    persons: personsOf(payload),
+    ...(endpoint === 'generate' ? { optoutCheck: fields.optout_check } : {}),
+    ...(endpoint === 'optout-status' && Array.isArray(fields.advertising_ids) ? { uids: fields.advertising_ids.filter((u): u is string => typeof u === 'string') } : {}),
+    status: replyStatus(reply),
+  });
 }
 
 export function createOperatorServer(options: HttpOptions): Server {

@@ -4,6 +4,7 @@ import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, 
 import { PRIVACY_BITS_CSTG, PRIVACY_BITS_SERVER } from '../wire/advertising-token.ts';
 import { DII_FIELDS, hashDii, InvalidDiiError, normalizeEmail, sha256, type DiiField, type HashedDii } from '../wire/dii.ts';
 import { decodeBase64Strict, gcmDecrypt } from '../wire/gcm.ts';
+import { CallLog, personsOf } from './call-log.ts';
 import type { OperatorFaultName } from './faults.ts';
 import { IdentityService } from './identities.ts';
 import { OptOutStore } from './optout-store.ts';
@@ -76,6 +77,10 @@ export class SimulatedOperator {
   readonly tokens: TokenService;
   /** Fault `refresh-replay-cache`: first success answer per refresh token. */
   private readonly replayCache = new Map<string, unknown>();
+  /** Every call a participant made, attributed to the persons it concerns (participant suites judge it). */
+  readonly calls = new CallLog();
+  /** The person behind each first-level hash the operator issued tokens for (refresh tokens carry only that). */
+  private readonly personOfFirstLevel = new Map<string, string>();
 
   constructor(readonly config: OperatorConfig) {
     const fault = config.fault;
@@ -125,6 +130,7 @@ export class SimulatedOperator {
   }
 
   private issue(dii: HashedDii, firstLevel: Buffer, siteId: number, privacyBits: number, establishedMs: number, nowMs: number): IssuedIdentity {
+    this.personOfFirstLevel.set(firstLevel.toString('base64'), `${dii.kind}:${dii.hash.toString('base64')}`);
     const rawUid = this.identities.rawUid(dii.kind, firstLevel);
     return this.tokens.issue({ kind: dii.kind, siteId, privacyBits, establishedMs, firstLevel, rawUid }, nowMs);
   }
@@ -156,6 +162,21 @@ export class SimulatedOperator {
 
   /** POST /v2/token/refresh (§1.2): the body is the refresh token as text; the caller is optional. */
   refresh(body: string, caller: Caller | undefined): Reply {
+    const reply = this.refreshReply(body, caller);
+    const unwrapped = body.length === WRAPPED_REFRESH_TOKEN_LENGTH ? this.tokens.unwrap(body) : undefined;
+    const claims = unwrapped?.ok ? unwrapped.claims : undefined;
+    const person = claims && this.personOfFirstLevel.get(claims.firstLevel.toString('base64'));
+    this.calls.add({
+      at: this.config.now(),
+      endpoint: 'refresh',
+      persons: person ? [person] : [],
+      ...(person ? { chain: `${person}@${claims!.establishedMs}` } : {}),
+      status: replyStatus(reply),
+    });
+    return reply;
+  }
+
+  private refreshReply(body: string, caller: Caller | undefined): Reply {
     const now = this.config.now();
     const failure = (authenticated: object): Reply => ({
       kind: 'plain',
@@ -323,6 +344,13 @@ export class SimulatedOperator {
 
   /** POST /v2/token/client-generate (§1.6): plain JSON request, ECDH P-256 + AES-GCM, hashes only. */
   clientGenerate(payload: unknown, origin: string | undefined, siteId: number): Reply {
+    let plaintext: unknown;
+    const reply = this.clientGenerateReply(payload, origin, siteId, (inner) => (plaintext = inner));
+    this.calls.add({ at: this.config.now(), endpoint: 'client-generate', persons: personsOf(plaintext), status: replyStatus(reply) });
+    return reply;
+  }
+
+  private clientGenerateReply(payload: unknown, origin: string | undefined, siteId: number, decrypted: (inner: unknown) => void): Reply {
     if (!isObject(payload)) return clientError('required parameters: payload, iv, public_key');
     const { cstg, cstgOrigins } = this.config;
     if (payload.subscription_id !== cstg.subscriptionId) return clientError('bad subscription_id');
@@ -353,6 +381,7 @@ export class SimulatedOperator {
     } catch {
       return clientError('payload decryption failed');
     }
+    decrypted(inner);
     const fields = isObject(inner) ? (['email_hash', 'phone_hash'] as const).filter((f) => inner[f] !== undefined && inner[f] !== null) : [];
     if (fields.length !== 1) return clientError('please provide exactly one of: email_hash, phone_hash');
     const field = fields[0]!;
@@ -370,6 +399,12 @@ export class SimulatedOperator {
       : { status: 'success', body: this.issue(dii, firstLevel, siteId, PRIVACY_BITS_CSTG, now, now) };
     return { kind: 'bare', key: sharedSecret, payload: answer };
   }
+}
+
+/** The status string an answer carries, for the call log. */
+export function replyStatus(reply: Reply): string {
+  const status = (reply.payload as { status?: unknown } | undefined)?.status;
+  return typeof status === 'string' ? status : String(reply.kind === 'plain' ? reply.http : 200);
 }
 
 function keyJson(key: TokenService['masterKey']) {
