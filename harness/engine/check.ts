@@ -12,7 +12,14 @@ export type Capability =
   /** A CSTG key pair. */
   | 'cstg'
   /** Synthetic identities may be sent (not a production host). */
-  | 'synthetic';
+  | 'synthetic'
+  /** A participant's driver plays this role (`GET /` on the driver). */
+  | 'publisher'
+  | 'dsp'
+  | 'advertiser'
+  | 'sharer'
+  /** The DSP gave its opt-out webhook (--webhook). */
+  | 'webhook';
 
 export interface CheckSettings {
   /** Bound of OP-PROPAGATION: from the logout acknowledgement to visibility on every endpoint. */
@@ -70,7 +77,7 @@ export function undecided(message: string): never {
   throw new CheckStop({ status: 'error', message });
 }
 
-export interface Check {
+export interface Check<C = CheckContext> {
   /** Stable, dotted: `<area>.<what>`; unique in the registry. */
   id: string;
   /** Exactly one rule ID of RULES.md. */
@@ -82,7 +89,7 @@ export interface Check {
   /** One line for `list` and the reports. */
   title: string;
   /** Resolves with the pass message; throws CheckStop (fail, undecided) otherwise. */
-  run(ctx: CheckContext): Promise<string>;
+  run(ctx: C): Promise<string>;
 }
 
 export type { Evidence };

@@ -11,34 +11,66 @@ import type { AnswerLedger } from './ledger.ts';
 import type { Redactor } from './redact.ts';
 import type { CheckResult } from './result.ts';
 
-export interface RunPlan {
-  checks: readonly Check[];
+/** How a session gives each check its context, and reads the check's evidence once it is done. */
+export type ContextFactory<C> = (check: Check<C>) => { ctx: C; evidence(): CheckResult['evidence'] };
+
+export interface RunPlan<C = CheckContext> {
+  checks: readonly Check<C>[];
   capabilities: ReadonlySet<Capability>;
-  client: OperatorClient;
-  optoutClient?: OperatorClient;
-  cstg?: { publicKey: string; subscriptionId: string };
-  population: Population;
-  oracle: Oracle;
-  redactor: Redactor;
-  ledger: AnswerLedger;
-  settings: CheckSettings;
+  contextFor: ContextFactory<C>;
   concurrency: number;
   checkTimeoutMs: number;
   /** Absolute time (ms) after which no check starts; the rest are skipped. */
   deadlineMs: number;
   signal?: AbortSignal;
-  /** Replay: the fast-check path per check id. */
-  replayPaths?: ReadonlyMap<string, string>;
   onResult?: (result: CheckResult) => void;
+}
+
+/** The operator sessions' context factory: recording clients per check, the shared population and oracle. */
+export function operatorContexts(shared: {
+  client: OperatorClient;
+  optoutClient?: OperatorClient;
+  cstg?: { publicKey: string; subscriptionId: string };
+  capabilities: ReadonlySet<Capability>;
+  population: Population;
+  oracle: Oracle;
+  redactor: Redactor;
+  ledger: AnswerLedger;
+  settings: CheckSettings;
+  replayPaths?: ReadonlyMap<string, string>;
+}): ContextFactory<CheckContext> {
+  return (check) => {
+    const book = { book: shared.ledger, check: check.id };
+    const api = new RecordingApi(shared.client, shared.redactor, book);
+    const optoutApi = shared.optoutClient ? new RecordingApi(shared.optoutClient, shared.redactor, book) : undefined;
+    const ctx: CheckContext = {
+      api,
+      optoutApi,
+      cstg: shared.cstg,
+      capabilities: shared.capabilities,
+      population: shared.population,
+      oracle: shared.oracle,
+      ledger: shared.ledger,
+      settings: shared.settings,
+      replayPath: shared.replayPaths?.get(check.id),
+      note: (text) => api.note(text),
+    };
+    return { ctx, evidence: () => [...api.evidence, ...(optoutApi?.evidence ?? [])] };
+  };
 }
 
 const CAPABILITY_REASON: Record<Capability, string> = {
   optout: 'needs OPTOUT credentials (--optout-api-key, --optout-client-secret) to register a fresh opt-out',
   cstg: 'needs a CSTG key pair (--cstg-public-key, --cstg-subscription-id)',
   synthetic: 'sends synthetic identities, which production hosts are not sent',
+  publisher: 'the driver does not play the publisher role (GET / on the driver)',
+  dsp: 'the driver does not play the dsp role (GET / on the driver)',
+  advertiser: 'the driver does not play the advertiser role (GET / on the driver)',
+  sharer: 'the driver does not play the sharer role (GET / on the driver)',
+  webhook: "needs the DSP's opt-out webhook (--webhook)",
 };
 
-function result(check: Check, verdict: Verdict, durationMs: number, evidence: CheckResult['evidence']): CheckResult {
+function result<C>(check: Check<C>, verdict: Verdict, durationMs: number, evidence: CheckResult['evidence']): CheckResult {
   const should = findRule(check.rule)?.severity === 'SHOULD';
   const status = verdict.status === 'fail' && should ? 'warn' : verdict.status;
   return {
@@ -53,25 +85,10 @@ function result(check: Check, verdict: Verdict, durationMs: number, evidence: Ch
   };
 }
 
-async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
+async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult> {
   const missing = check.needs.find((need) => !plan.capabilities.has(need));
   if (missing) return result(check, { status: 'not_applicable', message: CAPABILITY_REASON[missing] }, 0, []);
-  const book = { book: plan.ledger, check: check.id };
-  const api = new RecordingApi(plan.client, plan.redactor, book);
-  const optoutApi = plan.optoutClient ? new RecordingApi(plan.optoutClient, plan.redactor, book) : undefined;
-  const ctx: CheckContext = {
-    api,
-    optoutApi,
-    cstg: plan.cstg,
-    capabilities: plan.capabilities,
-    population: plan.population,
-    oracle: plan.oracle,
-    ledger: plan.ledger,
-    settings: plan.settings,
-    replayPath: plan.replayPaths?.get(check.id),
-    note: (text) => api.note(text),
-  };
-  const evidence = () => [...api.evidence, ...(optoutApi?.evidence ?? [])];
+  const { ctx, evidence } = plan.contextFor(check);
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -94,11 +111,11 @@ async function runOne(check: Check, plan: RunPlan): Promise<CheckResult> {
  * Runs every check of the plan, those marked `last` after all the others; results come back in registry
  * order whatever order they finished in.
  */
-export async function runChecks(plan: RunPlan): Promise<CheckResult[]> {
-  const results = new Map<Check, CheckResult>();
-  const skip = (check: Check, message: string): CheckResult => result(check, { status: 'skipped', message }, 0, []);
+export async function runChecks<C>(plan: RunPlan<C>): Promise<CheckResult[]> {
+  const results = new Map<Check<C>, CheckResult>();
+  const skip = (check: Check<C>, message: string): CheckResult => result(check, { status: 'skipped', message }, 0, []);
   const interrupted = new Promise<void>((resolve) => plan.signal?.addEventListener('abort', () => resolve(), { once: true }));
-  const runPool = async (checks: readonly Check[]) => {
+  const runPool = async (checks: readonly Check<C>[]) => {
     let next = 0;
     const worker = async () => {
       while (next < checks.length && !plan.signal?.aborted) {

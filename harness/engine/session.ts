@@ -9,7 +9,7 @@ import { RecordingApi } from './recording.ts';
 import { Redactor } from './redact.ts';
 import { AnswerLedger } from './ledger.ts';
 import type { CheckResult } from './result.ts';
-import { runChecks } from './runner.ts';
+import { operatorContexts, runChecks } from './runner.ts';
 import { SyntheticIdentities } from './synthetic.ts';
 
 export interface OperatorTarget {
@@ -74,19 +74,11 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
   const results = await runChecks({
     checks: options.checks,
     capabilities,
-    client,
-    optoutClient,
-    cstg: target.cstg,
-    population,
-    oracle,
-    redactor,
-    ledger,
-    settings: options.settings,
+    contextFor: operatorContexts({ client, optoutClient, cstg: target.cstg, capabilities, population, oracle, redactor, ledger, settings: options.settings, replayPaths: options.replayPaths }),
     concurrency: options.concurrency,
     checkTimeoutMs: options.checkTimeoutMs,
     deadlineMs: options.deadlineMs,
     signal: options.signal,
-    replayPaths: options.replayPaths,
     onResult: options.onResult,
   });
   return { results, propagation: population.figures, capabilities: [...capabilities], preparation: prepareApi.evidence };

@@ -10,7 +10,7 @@ import { AnswerLedger } from '../../harness/engine/ledger.ts';
 import { Population } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { Redactor } from '../../harness/engine/redact.ts';
-import { runChecks, type RunPlan } from '../../harness/engine/runner.ts';
+import { operatorContexts, runChecks, type RunPlan } from '../../harness/engine/runner.ts';
 import { Oracle } from '../../harness/oracle/oracle.ts';
 import { sha256 } from '../../harness/wire/dii.ts';
 
@@ -73,15 +73,19 @@ describe('eventually / consistently', () => {
 
 function plan(checks: Check[], extra: Partial<RunPlan> = {}): RunPlan {
   const settings: CheckSettings = { propagationTimeoutMs: 1000, watchMs: 10, pollIntervalMs: 5, runs: 20, seed: 42 };
+  const capabilities = new Set(['synthetic'] as const);
   return {
     checks,
-    capabilities: new Set(['synthetic']),
-    client: new OperatorClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k', clientSecret: Buffer.alloc(32).toString('base64') }),
-    population: new Population(),
-    oracle: new Oracle(1000),
-    redactor: new Redactor(),
-    ledger: new AnswerLedger(),
-    settings,
+    capabilities,
+    contextFor: operatorContexts({
+      client: new OperatorClient({ baseUrl: 'http://127.0.0.1:9', apiKey: 'k', clientSecret: Buffer.alloc(32).toString('base64') }),
+      capabilities,
+      population: new Population(),
+      oracle: new Oracle(1000),
+      redactor: new Redactor(),
+      ledger: new AnswerLedger(),
+      settings,
+    }),
     concurrency: 2,
     checkTimeoutMs: 200,
     deadlineMs: Date.now() + 60_000,

@@ -1,0 +1,134 @@
+// A typed client for a participant's driver endpoint (PROTOCOL.md §3). It checks every answer's shape:
+// a driver that is down, times out, answers an HTTP error or garbage raises DriverError, which the engine
+// turns into an `error` result (the kit could not decide), never a pass or a fail.
+import { request } from 'undici';
+import type { ParticipantRole } from '../participants/role.ts';
+import { PARTICIPANT_ROLES } from '../participants/role.ts';
+
+export const MAX_DRIVER_BODY = 1 << 20;
+
+export class DriverError extends Error {
+  constructor(
+    readonly reason: 'unreachable' | 'timeout' | 'http' | 'garbage' | 'too_large',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'DriverError';
+  }
+}
+
+export type DriverIdentity = { email: string } | { phone: string };
+
+export class DriverClient {
+  private readonly base: string;
+
+  constructor(readonly options: { baseUrl: string; timeoutMs: number }) {
+    this.base = options.baseUrl.replace(/\/$/, '');
+  }
+
+  /** `GET /`: the roles the participant plays (unknown names are ignored). */
+  async roles(): Promise<ParticipantRole[]> {
+    const answer = await this.call('GET', '/', undefined);
+    const roles = (answer as { roles?: unknown }).roles;
+    if (!Array.isArray(roles)) throw new DriverError('garbage', 'GET / did not answer {"roles": [...]}');
+    return PARTICIPANT_ROLES.filter((r) => roles.includes(r));
+  }
+
+  publisherLogin(identity: DriverIdentity): Promise<string | null> {
+    return this.token('/publisher/login', identity);
+  }
+  async publisherSiteOptout(identity: DriverIdentity): Promise<void> {
+    await this.call('POST', '/publisher/site-optout', identity);
+  }
+  publisherAdRequest(identity: DriverIdentity): Promise<string | null> {
+    return this.token('/publisher/ad-request', identity);
+  }
+  /** `/publisher/tick`; false when the participant does not offer it (404), so the kit waits instead. */
+  async publisherTick(): Promise<boolean> {
+    try {
+      await this.call('POST', '/publisher/tick', {});
+      return true;
+    } catch (e) {
+      if (e instanceof DriverError && e.reason === 'http' && /HTTP 404/.test(e.message)) return false;
+      throw e;
+    }
+  }
+  async dspBid(advertisingToken: string): Promise<boolean> {
+    const answer = (await this.call('POST', '/dsp/bid', { advertising_token: advertisingToken })) as { uses_uid2?: unknown };
+    if (typeof answer.uses_uid2 !== 'boolean') throw new DriverError('garbage', 'POST /dsp/bid did not answer {"uses_uid2": boolean}');
+    return answer.uses_uid2;
+  }
+  advertiserSync(identities: DriverIdentity[]): Promise<string[]> {
+    return this.strings('/advertiser/sync', { identities }, 'raw_uid2s');
+  }
+  async advertiserSiteOptout(identity: DriverIdentity): Promise<void> {
+    await this.call('POST', '/advertiser/site-optout', identity);
+  }
+  sharerShare(rawUid2s: string[]): Promise<string[]> {
+    return this.strings('/sharer/share', { raw_uid2s: rawUid2s }, 'shared');
+  }
+
+  private async token(path: string, identity: DriverIdentity): Promise<string | null> {
+    const token = ((await this.call('POST', path, identity)) as { advertising_token?: unknown }).advertising_token;
+    if (token !== null && typeof token !== 'string') throw new DriverError('garbage', `POST ${path} did not answer {"advertising_token": string | null}`);
+    return token;
+  }
+
+  private async strings(path: string, body: unknown, key: string): Promise<string[]> {
+    const list = ((await this.call('POST', path, body)) as Record<string, unknown>)[key];
+    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new DriverError('garbage', `POST ${path} did not answer {"${key}": [string, ...]}`);
+    return list;
+  }
+
+  private async call(method: 'GET' | 'POST', path: string, body: unknown): Promise<unknown> {
+    const where = `${method} ${this.base}${path}`;
+    let response;
+    try {
+      response = await request(`${this.base}${path}`, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: method === 'POST' ? JSON.stringify(body) : undefined,
+        headersTimeout: this.options.timeoutMs,
+        bodyTimeout: this.options.timeoutMs,
+      });
+    } catch (e) {
+      const code = (e as { code?: string }).code ?? (e as Error).message;
+      if (/TIMEOUT/.test(code)) throw new DriverError('timeout', `${where} did not answer within ${this.options.timeoutMs} ms`);
+      throw new DriverError('unreachable', `${where} is unreachable (${code})`);
+    }
+    const declared = Number(response.headers['content-length'] ?? 0);
+    if (declared > MAX_DRIVER_BODY) {
+      response.body.destroy();
+      throw new DriverError('too_large', `${where} answered ${declared} bytes (limit ${MAX_DRIVER_BODY})`);
+    }
+    let text: string;
+    try {
+      text = await readCapped(response.body);
+    } catch (e) {
+      if (e instanceof DriverError) throw new DriverError(e.reason, `${where}: ${e.message}`);
+      throw new DriverError('timeout', `${where} stopped sending its answer (${(e as { code?: string }).code ?? (e as Error).message})`);
+    }
+    if (response.statusCode !== 200) throw new DriverError('http', `${where} answered HTTP ${response.statusCode}`);
+    try {
+      const value = JSON.parse(text) as unknown;
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
+      return value;
+    } catch {
+      throw new DriverError('garbage', `${where} answered something that is not a JSON object`);
+    }
+  }
+}
+
+async function readCapped(body: AsyncIterable<Buffer | Uint8Array> & { destroy(): void }): Promise<string> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.length;
+    if (size > MAX_DRIVER_BODY) {
+      body.destroy();
+      throw new DriverError('too_large', `answered more than ${MAX_DRIVER_BODY} bytes`);
+    }
+    chunks.push(Buffer.from(chunk));
+  }
+  return Buffer.concat(chunks).toString('utf8');
+}
