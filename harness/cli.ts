@@ -127,6 +127,13 @@ async function calibrateCommand(options: { fault: string[]; check: string[]; con
 function addRunOptions(command: Command): Command {
   return command
     .addOption(new Option('--target <url>', 'the operator under test').env('UID2_TARGET'))
+    .addOption(new Option('--driver <url>', "a participant's driver endpoint (PROTOCOL.md §3)").env('UID2_DRIVER'))
+    .addOption(new Option('--operator-listen <host:port>', "where the kit's operator listens for the participant under test").env('UID2_OPERATOR_LISTEN'))
+    .addOption(new Option('--webhook <template>', "the DSP's opt-out webhook, with {uid2} and {timestamp}").env('UID2_WEBHOOK'))
+    .addOption(new Option('--webhook-method <method>', 'GET or POST').choices(['GET', 'POST']).default('GET'))
+    .addOption(new Option('--refresh-after <duration>', "participant roles: refresh_from of the kit's tokens (default 1s)"))
+    .addOption(new Option('--identity-expires-after <duration>', 'participant roles: advertising token lifetime (default 4s)'))
+    .addOption(new Option('--refresh-expires-after <duration>', 'participant roles: refresh token lifetime (default 12s)'))
     .addOption(new Option('--api-key <key>', 'client API key').env('UID2_API_KEY'))
     .addOption(new Option('--client-secret <secret>', 'client secret (base64 of 32 bytes)').env('UID2_CLIENT_SECRET'))
     .addOption(new Option('--optout-api-key <key>', 'API key with the OPTOUT role').env('UID2_OPTOUT_API_KEY'))

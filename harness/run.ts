@@ -3,12 +3,18 @@
 // the exit code of PROTOCOL.md §2.
 import { randomInt } from 'node:crypto';
 import { OperatorClient, TransportError } from './client/operator-client.ts';
-import { checkClientSecret, parseDuration, TargetError, UsageError } from './config.ts';
+import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
 import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine/result.ts';
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { createProgress } from './progress.ts';
+import { DriverUnavailableError, runParticipantSession, type ParticipantSettings } from './engine/participant-session.ts';
+import { Webhook } from './engine/webhook.ts';
+import { startReferenceParticipants } from './participants/driver-server.ts';
+import { REFERENCE_ROLES } from './participants/reference.ts';
+import { PARTICIPANT_ROLES, type ParticipantRole } from './participants/role.ts';
+import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import { writeReports } from '../reports/index.ts';
 import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
@@ -16,6 +22,13 @@ import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 export interface RunOptions {
   role: string[];
   target?: string;
+  driver?: string;
+  operatorListen?: string;
+  webhook?: string;
+  webhookMethod?: string;
+  refreshAfter?: string;
+  identityExpiresAfter?: string;
+  refreshExpiresAfter?: string;
   apiKey?: string;
   clientSecret?: string;
   optoutApiKey?: string;
@@ -149,72 +162,148 @@ export interface RunOverrides {
   replayPaths?: ReadonlyMap<string, string>;
 }
 
+/** Which suites a run has, from --role, --target and --driver (PROTOCOL.md §1: default every role the target can play). */
+function planRoles(options: RunOptions): { operator: boolean; participants: ParticipantRole[] | 'all-played'; embedded: boolean } {
+  const known = new Set<string>(['operator', ...PARTICIPANT_ROLES]);
+  const unknown = options.role.filter((r) => !known.has(r));
+  if (unknown.length > 0) throw new UsageError(`--role ${unknown.join(', ')}: use operator, publisher, dsp, advertiser or sharer`);
+  if (options.target && options.driver) throw new UsageError('--target (an operator under test) and --driver (a participant under test) go in separate runs: --api-key means a different credential in each');
+  const embedded = !options.target && !options.driver;
+  const asked = options.role as Array<'operator' | ParticipantRole>;
+  const participants = asked.filter((r): r is ParticipantRole => r !== 'operator');
+  if (asked.includes('operator') && options.driver) throw new UsageError('--role operator needs --target (or nothing, for the embedded operator), not --driver');
+  if (participants.length > 0 && options.target) throw new UsageError(`--role ${participants.join(', ')} needs --driver (or nothing, for the reference participants), not --target`);
+  if (asked.length > 0) return { operator: asked.includes('operator'), participants, embedded };
+  return { operator: !options.driver, participants: options.target ? [] : 'all-played', embedded };
+}
+
 export async function runCommand(options: RunOptions, kit: { name: string; version: string }, overrides: RunOverrides = {}): Promise<number> {
-  const roles = options.role.length > 0 ? options.role : ['operator'];
-  const unsupported = roles.filter((r) => r !== 'operator');
-  if (unsupported.length > 0) throw new UsageError(`--role ${unsupported.join(', ')}: only the operator role is available in this version`);
+  const plan = planRoles(options);
   const session = sessionSettings(options);
   const { settings, requestTimeoutMs } = session;
-  const propagationTimeoutMs = settings.propagationTimeoutMs;
   const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
+  const participantSettings = participantSettingsOf(options, settings);
+  const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };
+  const webhook = options.webhook ? new Webhook(checkWebhook(options.webhook), { method: options.webhookMethod === 'POST' ? 'POST' : 'GET', timeoutMs: requestTimeoutMs }) : undefined;
 
-  const { target, embedded } = await resolveTarget(options);
   const progress = createProgress();
   const say = (line: string) => progress.phase(line);
-  if (embedded) say(`no --target: testing the embedded simulated operator at ${embedded.url}`);
   const startedAt = new Date();
-  const report = (results: CheckResult[], extra: Partial<RunResult> & { outcome?: RunResult['outcome'] } = {}) => {
+  const results: CheckResult[] = [];
+  const extras: Partial<RunResult> = {};
+  const targets: string[] = [];
+  const roles: string[] = [];
+  const report = (error?: string) => {
     const summary = summarize(results);
     const run: RunResult = {
       kit,
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
       seed: settings.seed,
-      target: { role: 'operator', url: embedded ? 'embedded:simulated-operator' : target.url },
-      outcome: outcomeOf(summary, options.strict ?? false),
+      target: { role: (roles[0] ?? 'operator') as RunResult['target']['role'], url: targets.join(' ') || 'none', ...(roles.length > 1 ? { roles } : {}) },
+      outcome: error ? 'error' : interrupt.signal.aborted ? 'interrupted' : outcomeOf(summary, options.strict ?? false),
+      ...(error ? { error } : {}),
       summary,
       results,
-      ...extra,
+      ...extras,
     };
     return { run, paths: writeReports(options.out, run) };
+  };
+  let done = 0;
+  const onResult = (r: CheckResult) => {
+    done += 1;
+    say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
   };
 
   const interrupt = new AbortController();
   const onSignal = () => interrupt.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  const cleanup: Array<() => Promise<void>> = [];
   try {
-    try {
+    if (plan.operator) {
+      const { target, embedded } = await resolveTarget(options);
+      if (embedded) cleanup.push(() => embedded.close());
+      roles.push('operator');
+      targets.push(embedded ? 'embedded:simulated-operator' : target.url);
+      if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
       await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs }));
-    } catch (e) {
-      if (e instanceof TargetError) report([], { outcome: 'error', error: e.message });
-      throw e;
+      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal: interrupt.signal, progress, onResult });
+      results.push(...outcome.results);
+      extras.propagation = { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs };
+      extras.capabilities = outcome.capabilities;
     }
-    let done = 0;
-    const checks = overrides.checks ?? OPERATOR_CHECKS;
-    const outcome = await runOperatorSession(target, {
-      checks,
-      replayPaths: overrides.replayPaths,
-      ...session,
-      deadlineMs,
-      signal: interrupt.signal,
-      progress,
-      onResult: (r) => {
-        done += 1;
-        say(`[${String(done).padStart(3)}/${checks.length}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
-      },
-    });
-    const { run, paths } = report(outcome.results, {
-      ...(interrupt.signal.aborted ? { outcome: 'interrupted' as const } : {}),
-      propagation: { ...outcome.propagation, timeout_ms: propagationTimeoutMs },
-      capabilities: outcome.capabilities,
-    });
+    if (plan.participants === 'all-played' || plan.participants.length > 0) {
+      const operator = await startOperator({
+        ...operatorListen,
+        apiKey: options.driver ? options.apiKey : undefined,
+        clientSecret: options.driver && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
+        lifetimes: participantSettings.lifetimes,
+      }).catch((e: NodeJS.ErrnoException) => {
+        throw new UsageError(`--operator-listen: cannot listen on ${options.operatorListen ?? '127.0.0.1:0'} (${e.code ?? e.message})`);
+      });
+      cleanup.push(() => operator.close());
+      let driverUrl = options.driver;
+      let hook = webhook;
+      if (plan.embedded) {
+        const reference = await startReferenceParticipants({ operator: { url: operator.url, apiKey: operator.credentials.apiKey, clientSecret: operator.credentials.clientSecret }, roles: REFERENCE_ROLES });
+        cleanup.unshift(() => reference.close());
+        driverUrl = reference.url;
+        hook ??= new Webhook(reference.webhookTemplate, { method: 'GET', timeoutMs: requestTimeoutMs });
+        say(`participant roles: testing the reference participants at ${reference.url}, with the kit's operator at ${operator.url}`);
+      } else {
+        say(`participant roles: the kit's operator listens at ${operator.url}: point the participant's UID2 base URL there`);
+        for (const name of ['apiKey', 'clientSecret'] as const) {
+          if (operator.generated.has(name)) say(`${name === 'apiKey' ? 'api-key' : 'client-secret'} the kit's operator accepts: ${operator.credentials[name]}`);
+        }
+      }
+      targets.push(plan.embedded ? 'embedded:reference-participants' : driverUrl!);
+      const outcome = await runParticipantSession(
+        { driverUrl: driverUrl!, operator, webhook: hook, roles: plan.participants === 'all-played' ? undefined : plan.participants, requestTimeoutMs },
+        { checks: PARTICIPANT_CHECKS, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal: interrupt.signal, progress, onResult },
+      );
+      roles.push(...outcome.roles);
+      results.push(...outcome.results);
+    }
+    const { run, paths } = report();
     say(`\n${formatSummary(run, paths)}`);
     process.stdout.write(`${formatOutcomeLine(run, paths)}\n`);
     return EXIT_OF[run.outcome];
+  } catch (e) {
+    if (e instanceof TargetError || e instanceof DriverUnavailableError) {
+      report(e.message);
+      throw new TargetError(e.message);
+    }
+    throw e;
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
-    await embedded?.close();
+    for (const close of cleanup.reverse()) await close();
   }
+}
+
+/** Short token lifetimes: refresh and propagation happen in seconds (the kit is the participant's operator). */
+function participantSettingsOf(options: RunOptions, settings: CheckSettings): ParticipantSettings {
+  const duration = (text: string | undefined, fallback: number, option: string) => (text === undefined ? fallback : parseDuration(text, option));
+  const lifetimes = {
+    refreshAfterMs: duration(options.refreshAfter, 1000, '--refresh-after'),
+    identityExpiresAfterMs: duration(options.identityExpiresAfter, 4000, '--identity-expires-after'),
+    refreshExpiresAfterMs: duration(options.refreshExpiresAfter, 12_000, '--refresh-expires-after'),
+  };
+  if (!(lifetimes.refreshAfterMs <= lifetimes.identityExpiresAfterMs && lifetimes.identityExpiresAfterMs <= lifetimes.refreshExpiresAfterMs)) {
+    throw new UsageError('token lifetimes must keep refresh-after <= identity-expires-after <= refresh-expires-after (UID2-SPEC §8)');
+  }
+  return { seed: settings.seed, runs: settings.runs, lifetimes, pollIntervalMs: 100, actWithinMs: lifetimes.refreshAfterMs * 3 + 2000 };
+}
+
+function checkWebhook(template: string): string {
+  let url: URL;
+  try {
+    url = new URL(template.replaceAll('{uid2}', 'x').replaceAll('{timestamp}', '0'));
+  } catch {
+    throw new UsageError(`--webhook: "${template}" is not a URL template`);
+  }
+  if (!template.includes('{uid2}')) throw new UsageError('--webhook: the template needs a {uid2} placeholder (and usually {timestamp})');
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--webhook: use an http or https URL');
+  return template;
 }

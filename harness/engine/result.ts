@@ -33,7 +33,8 @@ export interface RunResult {
   started_at: string;
   finished_at: string;
   seed: number;
-  target: { role: Role; url: string };
+  /** The first role tested, and every role when the run covered several (the embedded default does). */
+  target: { role: Role; url: string; roles?: string[] };
   outcome: Outcome;
   /** Why the run could not test at all (outcome error with no results). */
   error?: string;

@@ -2,6 +2,7 @@
 // and a whole-run deadline, and every outcome becomes a CheckResult with its redacted evidence.
 // `error` (the kit could not decide) is never a pass; a SHOULD rule's failure is a `warn`.
 import { TransportError, type OperatorClient } from '../client/operator-client.ts';
+import { DriverError } from '../client/driver-client.ts';
 import { findRule } from '../rules.ts';
 import type { Oracle } from '../oracle/oracle.ts';
 import { CheckStop, type Capability, type Check, type CheckContext, type CheckSettings, type Verdict } from './check.ts';
@@ -99,7 +100,7 @@ async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult
     verdict = { status: 'pass', message: await Promise.race([check.run(ctx), timeout]) };
   } catch (e) {
     if (e instanceof CheckStop) verdict = e.verdict;
-    else if (e instanceof TransportError) verdict = { status: 'error', message: e.message };
+    else if (e instanceof TransportError || e instanceof DriverError) verdict = { status: 'error', message: e.message };
     else verdict = { status: 'error', message: `the kit failed inside the check: ${(e as Error).message}` };
   } finally {
     clearTimeout(timer);

@@ -1,0 +1,173 @@
+// One participant conformance session: the kit plays the participant's operator (its simulated operator,
+// listening where the participant's staging points its UID2 base URL, with short token lifetimes so refresh
+// and propagation happen in seconds) and the opt-out service (global opt-outs registered in its own store,
+// the DSP's webhook called). It drives the participant's users through the driver (PROTOCOL.md §3) and
+// judges from the driver's answers and the operator's call log.
+import type { DriverIdentity } from '../client/driver-client.ts';
+import { DriverClient, DriverError } from '../client/driver-client.ts';
+import type { OperatorCall } from '../operator/call-log.ts';
+import type { RunningOperator } from '../operator/index.ts';
+import type { TokenLifetimes } from '../operator/tokens.ts';
+import type { ParticipantRole } from '../participants/role.ts';
+import type { Progress } from '../progress.ts';
+import { hashDii } from '../wire/dii.ts';
+import type { Capability, Check } from './check.ts';
+import type { Evidence, CheckResult } from './result.ts';
+import { runChecks } from './runner.ts';
+import { SyntheticIdentities } from './synthetic.ts';
+import { Redactor } from './redact.ts';
+import { Webhook } from './webhook.ts';
+
+export interface ParticipantSettings {
+  seed: number;
+  runs: number;
+  lifetimes: TokenLifetimes;
+  pollIntervalMs: number;
+  /** How long a participant may take to act on something (refresh a due token, stop using an opt-out). */
+  actWithinMs: number;
+}
+
+/** The driver as checks use it: every call kept, redacted, as the check's evidence; driver failures → error. */
+export class RecordingDriver {
+  private readonly kept: Evidence[] = [];
+
+  constructor(
+    private readonly driver: DriverClient,
+    private readonly redactor: Redactor,
+  ) {}
+
+  get evidence(): Evidence[] {
+    return [...this.kept];
+  }
+
+  private async record<T>(path: string, request: unknown, call: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    const answer = await call();
+    this.kept.push({ path, http: 200, request: this.redactor.value(request), response: this.redactor.value(answer, 'answer'), ms: Math.round(performance.now() - started) });
+    if (this.kept.length > 60) this.kept.shift();
+    return answer;
+  }
+
+  login = (identity: DriverIdentity) => this.record('/publisher/login', identity, () => this.driver.publisherLogin(identity));
+  siteOptout = (identity: DriverIdentity) => this.record('/publisher/site-optout', identity, () => this.driver.publisherSiteOptout(identity));
+  adRequest = (identity: DriverIdentity) => this.record('/publisher/ad-request', identity, () => this.driver.publisherAdRequest(identity));
+  tick = () => this.record('/publisher/tick', {}, () => this.driver.publisherTick());
+  bid = (token: string) => this.record('/dsp/bid', { advertising_token: token }, () => this.driver.dspBid(token));
+  sync = (identities: DriverIdentity[]) => this.record('/advertiser/sync', { identities }, () => this.driver.advertiserSync(identities));
+  advertiserSiteOptout = (identity: DriverIdentity) => this.record('/advertiser/site-optout', identity, () => this.driver.advertiserSiteOptout(identity));
+  share = (uids: string[]) => this.record('/sharer/share', { advertising_ids: uids }, () => this.driver.sharerShare(uids));
+
+  note(text: string): void {
+    this.kept.push({ path: '', http: 0, note: text });
+  }
+}
+
+export interface ParticipantCheckContext {
+  driver: RecordingDriver;
+  /** The kit's operator: its call log, tokens, keys. */
+  operator: RunningOperator;
+  /** Registers a global opt-out as the Transparency and Control Portal would (through the kit's own store). */
+  optOutGlobally(identity: DriverIdentity): Promise<{ ackMs: number }>;
+  /** The operator's calls since a time, concerning a person (any DII form). */
+  callsAbout(identity: DriverIdentity, sinceMs: number): readonly OperatorCall[];
+  /** The person key of an identity, as the call log writes it. */
+  person(identity: DriverIdentity): string;
+  /** The raw UID2 the kit's operator maps this identity to. */
+  rawUid(identity: DriverIdentity): string;
+  webhook?: Webhook;
+  /** Whether the participant offers /publisher/tick. */
+  hasTick: boolean;
+  identities: SyntheticIdentities;
+  settings: ParticipantSettings;
+  capabilities: ReadonlySet<Capability>;
+  note(text: string): void;
+}
+
+export interface ParticipantTarget {
+  driverUrl: string;
+  operator: RunningOperator;
+  webhook?: Webhook;
+  /** Restrict to these roles (default: every role the driver plays). */
+  roles?: readonly ParticipantRole[];
+  requestTimeoutMs: number;
+}
+
+export interface ParticipantSessionOptions {
+  checks: readonly Check<ParticipantCheckContext>[];
+  settings: ParticipantSettings;
+  checkTimeoutMs: number;
+  concurrency: number;
+  deadlineMs: number;
+  signal?: AbortSignal;
+  progress?: Progress;
+  onResult?: (result: CheckResult) => void;
+}
+
+export class DriverUnavailableError extends Error {}
+
+/** Asks the driver which roles it plays; a driver that is down or answers garbage stops the session (exit 2). */
+export async function driverRoles(driverUrl: string, timeoutMs: number): Promise<ParticipantRole[]> {
+  try {
+    return await new DriverClient({ baseUrl: driverUrl, timeoutMs }).roles();
+  } catch (e) {
+    if (e instanceof DriverError) throw new DriverUnavailableError(`cannot use the driver: ${e.message}`);
+    throw e;
+  }
+}
+
+export async function runParticipantSession(target: ParticipantTarget, options: ParticipantSessionOptions): Promise<{ results: CheckResult[]; roles: ParticipantRole[] }> {
+  const played = await driverRoles(target.driverUrl, target.requestTimeoutMs);
+  const roles = target.roles ? played.filter((r) => target.roles!.includes(r)) : played;
+  const capabilities = new Set<Capability>(roles);
+  if (target.webhook) capabilities.add('webhook');
+  const driver = new DriverClient({ baseUrl: target.driverUrl, timeoutMs: target.requestTimeoutMs });
+  const hasTick = roles.includes('publisher') ? await driver.publisherTick().catch(() => false) : false;
+  options.progress?.phase(`participant driver plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
+  const redactor = new Redactor();
+  const identities = new SyntheticIdentities();
+  const { operator } = target.operator;
+  const person = (identity: DriverIdentity) => {
+    const [field, value] = Object.entries(identity)[0]!;
+    const { kind, hash } = hashDii(field as 'email' | 'phone', value);
+    return `${kind}:${hash.toString('base64')}`;
+  };
+  const results = await runChecks<ParticipantCheckContext>({
+    checks: options.checks,
+    capabilities,
+    contextFor: () => {
+      const recording = new RecordingDriver(driver, redactor);
+      const ctx: ParticipantCheckContext = {
+        driver: recording,
+        operator: target.operator,
+        async optOutGlobally(identity) {
+          const reply = operator.logout(identity);
+          if (reply.kind !== 'sealed') throw new Error('the kit could not register a global opt-out in its own operator');
+          return { ackMs: operator.config.now() };
+        },
+        callsAbout: (identity, sinceMs) => {
+          const key = person(identity);
+          return operator.calls.list(sinceMs).filter((c) => c.persons.includes(key));
+        },
+        person,
+        rawUid: (identity) => {
+          const [field, value] = Object.entries(identity)[0]!;
+          const dii = hashDii(field as 'email' | 'phone', value);
+          return operator.identities.rawUid(dii.kind, operator.identities.firstLevelHash(dii)).toString('base64');
+        },
+        webhook: target.webhook,
+        hasTick,
+        identities,
+        settings: options.settings,
+        capabilities,
+        note: (text) => recording.note(text),
+      };
+      return { ctx, evidence: () => recording.evidence };
+    },
+    concurrency: options.concurrency,
+    checkTimeoutMs: options.checkTimeoutMs,
+    deadlineMs: options.deadlineMs,
+    signal: options.signal,
+    onResult: options.onResult,
+  });
+  return { results, roles };
+}

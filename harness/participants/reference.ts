@@ -1,0 +1,5 @@
+// The reference participants the embedded default runs: one factory per role (filled in as each role lands).
+import type { RoleFactory } from './driver-server.ts';
+import type { ParticipantRole } from './role.ts';
+
+export const REFERENCE_ROLES: Partial<Record<ParticipantRole, RoleFactory>> = {};
