@@ -80,6 +80,8 @@ export interface ParticipantCheckContext {
   identities: SyntheticIdentities;
   settings: ParticipantSettings;
   capabilities: ReadonlySet<Capability>;
+  /** Replay of a property failure: the fast-check path to rerun. */
+  replayPath?: string;
   note(text: string): void;
 }
 

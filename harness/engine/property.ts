@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { TransportError } from '../client/operator-client.ts';
-import { CheckStop, fail, type CheckContext } from './check.ts';
+import { CheckStop, fail } from './check.ts';
 
 /** The seed a check runs with: the run seed mixed with the check id. */
 export function checkSeed(runSeed: number, checkId: string): number {
@@ -15,7 +15,7 @@ export function checkSeed(runSeed: number, checkId: string): number {
  * rule; a transport error ends the check as `error` without shrinking (it says nothing about the rule).
  */
 export async function checkProperty<T>(
-  ctx: CheckContext,
+  ctx: { settings: { seed: number; runs: number }; replayPath?: string },
   checkId: string,
   arbitrary: fc.Arbitrary<T>,
   predicate: (value: T) => Promise<void>,

@@ -3,4 +3,6 @@
 import type { Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 
-export const PUBLISHER_CHECKS: Check<ParticipantCheckContext>[] = [];
+import { optoutCheckChecks } from './optout-check.ts';
+
+export const PUBLISHER_CHECKS: Check<ParticipantCheckContext>[] = [...optoutCheckChecks];
