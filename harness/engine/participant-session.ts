@@ -10,7 +10,7 @@ import type { RunningOperator } from '../operator/index.ts';
 import type { TokenLifetimes } from '../operator/tokens.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import type { Progress } from '../progress.ts';
-import { hashDii } from '../wire/dii.ts';
+import { hashDii, personKey } from '../wire/dii.ts';
 import type { Capability, Check } from './check.ts';
 import type { Evidence, CheckResult } from './result.ts';
 import { runChecks } from './runner.ts';
@@ -55,7 +55,7 @@ export class RecordingDriver {
   bid = (token: string) => this.record('/dsp/bid', { advertising_token: token }, () => this.driver.dspBid(token));
   sync = (identities: DriverIdentity[]) => this.record('/advertiser/sync', { identities }, () => this.driver.advertiserSync(identities));
   advertiserSiteOptout = (identity: DriverIdentity) => this.record('/advertiser/site-optout', identity, () => this.driver.advertiserSiteOptout(identity));
-  share = (uids: string[]) => this.record('/sharer/share', { advertising_ids: uids }, () => this.driver.sharerShare(uids));
+  share = (uids: string[]) => this.record('/sharer/share', { raw_uid2s: uids }, () => this.driver.sharerShare(uids));
 
   note(text: string): void {
     this.kept.push({ path: '', http: 0, note: text });
@@ -130,8 +130,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const { operator } = target.operator;
   const person = (identity: DriverIdentity) => {
     const [field, value] = Object.entries(identity)[0]!;
-    const { kind, hash } = hashDii(field as 'email' | 'phone', value);
-    return `${kind}:${hash.toString('base64')}`;
+    return personKey(hashDii(field as 'email' | 'phone', value));
   };
   const results = await runChecks<ParticipantCheckContext>({
     checks: options.checks,

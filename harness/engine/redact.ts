@@ -1,10 +1,10 @@
 // Redaction of everything a report or a log line could leak: DII and their hashes, raw UID2s, tokens,
 // keys. Each value becomes a stable per-run pseudonym, so an auditor can follow one person through a
 // transcript: every form of the same DII (email, its hashes, other spellings) gets the same `dii#N`.
-import { hashDii, type DiiField } from '../wire/dii.ts';
+import { hashDii, personKey, type DiiField } from '../wire/dii.ts';
 
 const DII_KEYS = new Set<string>(['email', 'email_hash', 'phone', 'phone_hash']);
-const UID_KEYS = new Set(['advertising_id', 'advertising_ids', 'u', 'p']);
+const UID_KEYS = new Set(['advertising_id', 'advertising_ids', 'u', 'p', 'raw_uid2s', 'shared']);
 const TOKEN_KEYS = new Set(['advertising_token', 'token']);
 const REFRESH_KEYS = new Set(['refresh_token']);
 const SECRET_KEYS = new Set(['refresh_response_key', 'secret', 'public_key', 'payload', 'iv', 'client_secret', 'api_key']);
@@ -26,8 +26,7 @@ export class Redactor {
     if (known) return known;
     let label: string;
     try {
-      const { kind, hash } = hashDii(field, value);
-      label = `<${field} dii#${this.number(this.persons, `${kind}:${hash.toString('base64')}`)}>`;
+      label = `<${field} dii#${this.number(this.persons, personKey(hashDii(field, value)))}>`;
     } catch {
       label = `<invalid ${field}>`;
     }

@@ -1,7 +1,7 @@
 // What the participant under test asked the simulated operator, call by call: the endpoint, the persons the
 // request concerns (every valid DII in any of its four forms, as `<kind>:<base64 SHA-256>`), what was sent
 // that the rules care about, and what the operator answered. The participant suites judge from this log.
-import { DII_FIELDS, hashDii } from '../wire/dii.ts';
+import { DII_FIELDS, hashDii, personKey } from '../wire/dii.ts';
 
 export type Endpoint =
   | 'generate'
@@ -51,8 +51,7 @@ export function personsOf(payload: unknown): string[] {
     const value = (payload as Record<string, unknown>)[field];
     for (const item of Array.isArray(value) ? value : value === undefined || value === null ? [] : [value]) {
       try {
-        const { kind, hash } = hashDii(field, item);
-        persons.push(`${kind}:${hash.toString('base64')}`);
+        persons.push(personKey(hashDii(field, item)));
       } catch {
         // an invalid identifier concerns nobody
       }

@@ -2,7 +2,7 @@
 // It is an implementation, written apart from the checks' oracle: the suites judge it, never reuse it.
 import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
 import { PRIVACY_BITS_CSTG, PRIVACY_BITS_SERVER } from '../wire/advertising-token.ts';
-import { DII_FIELDS, hashDii, InvalidDiiError, normalizeEmail, sha256, type DiiField, type HashedDii } from '../wire/dii.ts';
+import { DII_FIELDS, hashDii, InvalidDiiError, normalizeEmail, personKey, sha256, type DiiField, type HashedDii } from '../wire/dii.ts';
 import { decodeBase64Strict, gcmDecrypt } from '../wire/gcm.ts';
 import { CallLog, personsOf } from './call-log.ts';
 import type { OperatorFaultName } from './faults.ts';
@@ -130,7 +130,7 @@ export class SimulatedOperator {
   }
 
   private issue(dii: HashedDii, firstLevel: Buffer, siteId: number, privacyBits: number, establishedMs: number, nowMs: number): IssuedIdentity {
-    this.personOfFirstLevel.set(firstLevel.toString('base64'), `${dii.kind}:${dii.hash.toString('base64')}`);
+    this.personOfFirstLevel.set(firstLevel.toString('base64'), personKey(dii));
     const rawUid = this.identities.rawUid(dii.kind, firstLevel);
     return this.tokens.issue({ kind: dii.kind, siteId, privacyBits, establishedMs, firstLevel, rawUid }, nowMs);
   }

@@ -2,7 +2,7 @@
 // It knows which DII forms are the same person (UID2-SPEC §3), which persons were opted out and when
 // the operator acknowledged it, the documented test identities (§4), and the propagation bound.
 // It never looks at how an operator implements any of it.
-import { hashDii, sha256, type DiiField } from '../wire/dii.ts';
+import { hashDii, personKey, sha256, type DiiField } from '../wire/dii.ts';
 
 export type Endpoint = 'generate' | 'refresh' | 'map' | 'status' | 'cstg';
 /** `pending`: acknowledged, still inside the propagation bound: either answer is allowed (once). */
@@ -32,7 +32,7 @@ export class Oracle {
   private readonly registrations = new Map<PersonKey, Registration>();
   private readonly personOfUid = new Map<string, PersonKey>();
   private readonly testPersons = new Map<PersonKey, 'always' | 'refresh' | 'never'>(
-    TEST_PERSONS.map(([dii, kind, behavior]) => [`${kind}:${sha256(dii).toString('base64')}`, behavior]),
+    TEST_PERSONS.map(([dii, kind, behavior]) => [personKey({ kind, hash: sha256(dii) }), behavior]),
   );
 
   constructor(readonly propagationTimeoutMs: number) {}
@@ -40,8 +40,7 @@ export class Oracle {
   /** The person behind any request form, or undefined for an invalid identifier. */
   person(field: DiiField, value: string): PersonKey | undefined {
     try {
-      const { kind, hash } = hashDii(field, value);
-      return `${kind}:${hash.toString('base64')}`;
+      return personKey(hashDii(field, value));
     } catch {
       return undefined;
     }

@@ -3,7 +3,7 @@
 // by normalized DII), re-maps on every sync and drops a raw UID2 as soon as a re-map says `optout` (§6.3).
 // A user who opted out of this participant is never mapped again, in any spelling (§7).
 import type { MapRequest } from '../client/operator-client.ts';
-import { hashDii, InvalidDiiError } from '../wire/dii.ts';
+import { hashDii, InvalidDiiError, personKey } from '../wire/dii.ts';
 import { batches, malformed, successBody } from './operator-answer.ts';
 import { DriverRequestError, identityOf, type DriverCall, type ParticipantContext, type ParticipantFault, type RoleHandler } from './role.ts';
 
@@ -53,8 +53,7 @@ interface Entry {
 function entryOf(identity: Identity): Entry {
   const [field, value] = 'email' in identity ? (['email', identity.email] as const) : (['phone', identity.phone] as const);
   try {
-    const { kind, hash } = hashDii(field, value);
-    return { field, value, person: `${kind}:${hash.toString('base64')}` };
+    return { field, value, person: personKey(hashDii(field, value)) };
   } catch (e) {
     if (e instanceof InvalidDiiError) return { field, value, person: undefined };
     throw e;

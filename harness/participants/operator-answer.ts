@@ -1,24 +1,35 @@
-// How a reference participant reads its operator's answer to a call it cannot do without (identity map,
-// opt-out status): the success body, or a driver answer of 502 when the operator is down or refuses. A
-// participant that cannot ask the operator must not guess (share unchecked, keep a stale mapping), so the
-// whole driver action fails instead.
+// How a reference participant reads its operator's answers. A call it cannot do without (identity map,
+// opt-out status) must succeed: otherwise the driver answers 502, because a participant that cannot ask the
+// operator must not guess (share unchecked, keep a stale mapping). An operator that is down is always a 502.
 import { TransportError, type Exchange } from '../client/operator-client.ts';
 import { DriverRequestError } from './role.ts';
 
-/** The `body` of a `{"status":"success"}` answer; anything else → DriverRequestError(502). `what` names the call. */
-export async function successBody(what: string, call: () => Promise<Exchange>): Promise<unknown> {
-  let exchange: Exchange;
+/** Makes one operator call; an operator that is down or times out → DriverRequestError(502). `what` names the call. */
+export async function ask(what: string, call: () => Promise<Exchange>): Promise<Exchange> {
   try {
-    exchange = await call();
+    return await call();
   } catch (e) {
     if (e instanceof TransportError) throw new DriverRequestError(502, `the operator's ${what} failed: ${e.message}`);
     throw e;
   }
+}
+
+/** The status string of an answer (`success`, `optout`, `expired_token`, …), undefined when it has none. */
+export function statusOf(exchange: Exchange): string | undefined {
   const status = (exchange.body as { status?: unknown } | undefined)?.status;
-  if (exchange.http !== 200 || status !== 'success') {
-    const detail = exchange.envelopeError ? 'an answer that does not open' : `status ${typeof status === 'string' ? status : 'none'}`;
-    throw new DriverRequestError(502, `the operator's ${what} answered HTTP ${exchange.http} with ${detail}`);
-  }
+  return typeof status === 'string' ? status : undefined;
+}
+
+/** A driver 502 for an operator answer the participant cannot act on. */
+export function unexpected(what: string, exchange: Exchange): DriverRequestError {
+  const detail = exchange.envelopeError ? 'an answer that does not open' : `status ${statusOf(exchange) ?? 'none'}`;
+  return new DriverRequestError(502, `the operator's ${what} answered HTTP ${exchange.http} with ${detail}`);
+}
+
+/** The `body` of a `{"status":"success"}` answer; anything else → DriverRequestError(502). */
+export async function successBody(what: string, call: () => Promise<Exchange>): Promise<unknown> {
+  const exchange = await ask(what, call);
+  if (exchange.http !== 200 || statusOf(exchange) !== 'success') throw unexpected(what, exchange);
   return (exchange.body as { body?: unknown }).body;
 }
 

@@ -97,6 +97,12 @@ export function hashDii(field: DiiField, value: unknown): HashedDii {
   }
 }
 
+/**
+ * One person whatever the request form: `<kind>:<base64 SHA-256 of the normalized DII>`. The oracle, the
+ * call log, redaction and the reference participants all key people this way.
+ */
+export const personKey = (dii: HashedDii): string => `${dii.kind}:${dii.hash.toString('base64')}`;
+
 /** The two wire forms of a hash. */
 export const hashToBase64 = (hash: Buffer): string => hash.toString('base64');
 export const hashToHex = (hash: Buffer): string => hash.toString('hex');
