@@ -6,6 +6,11 @@ import type { CheckResult } from './engine/result.ts';
 import { runOperatorSession } from './engine/session.ts';
 import { OPERATOR_FAULTS, type OperatorFaultName } from './operator/faults.ts';
 import { startOperator } from './operator/index.ts';
+import { runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
+import { Webhook } from './engine/webhook.ts';
+import { startReferenceParticipants } from './participants/driver-server.ts';
+import { PARTICIPANT_FAULTS, REFERENCE_ROLES } from './participants/reference.ts';
+import type { ParticipantFault } from './participants/role.ts';
 
 export interface CalibrationRow {
   /** undefined: the conformant operator. */
@@ -59,6 +64,63 @@ export async function calibrate(options: CalibrationOptions): Promise<Calibratio
       rows.push(row);
       options.onRow?.(row);
     } finally {
+      await operator.close();
+    }
+  }
+  return rows;
+}
+
+export interface ParticipantCalibrationRow {
+  /** `<role>:<fault>`, or undefined for the conformant reference participants. */
+  fault?: string;
+  expected: string[];
+  failed: string[];
+  undecided: string[];
+  ok: boolean;
+  results: CheckResult[];
+}
+
+/**
+ * The participant suites against the reference participants, conformant and with each named participant
+ * fault (one role faulty at a time): every fault must fail exactly its rules.
+ */
+export async function calibrateParticipants(options: {
+  checks: readonly Check<ParticipantCheckContext>[];
+  faults?: readonly ParticipantFault[];
+  conformantRuns?: number;
+  seed?: number;
+  runs?: number;
+  onRow?: (row: ParticipantCalibrationRow) => void;
+}): Promise<ParticipantCalibrationRow[]> {
+  const runs: Array<ParticipantFault | undefined> = [...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined), ...(options.faults ?? PARTICIPANT_FAULTS)];
+  const rows: ParticipantCalibrationRow[] = [];
+  for (const fault of runs) {
+    const settings: ParticipantSettings = {
+      seed: options.seed ?? 1,
+      runs: options.runs ?? 10,
+      lifetimes: { refreshAfterMs: 500, identityExpiresAfterMs: 2000, refreshExpiresAfterMs: 6000 },
+      pollIntervalMs: 50,
+      actWithinMs: 3000,
+    };
+    const operator = await startOperator({ lifetimes: settings.lifetimes });
+    const reference = await startReferenceParticipants({
+      operator: { url: operator.url, apiKey: operator.credentials.apiKey, clientSecret: operator.credentials.clientSecret },
+      roles: REFERENCE_ROLES,
+      faults: fault ? { [fault.role]: fault.name } : {},
+    });
+    try {
+      const { results } = await runParticipantSession(
+        { driverUrl: reference.url, operator, webhook: new Webhook(reference.webhookTemplate, { method: 'GET', timeoutMs: 10_000 }), requestTimeoutMs: 10_000 },
+        { checks: options.checks, settings, checkTimeoutMs: 60_000, concurrency: 4, deadlineMs: Date.now() + 10 * 60_000 },
+      );
+      const expected = fault ? [...fault.breaks].sort() : [];
+      const failed = failing(results);
+      const undecided = results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
+      const row = { fault: fault && `${fault.role}:${fault.name}`, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results };
+      rows.push(row);
+      options.onRow?.(row);
+    } finally {
+      await reference.close();
       await operator.close();
     }
   }

@@ -7,7 +7,10 @@ import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { RULES } from './rules.ts';
 import { RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
-import { calibrate } from './calibrate.ts';
+import { calibrate, calibrateParticipants } from './calibrate.ts';
+import { PARTICIPANT_FAULTS } from './participants/reference.ts';
+import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
+import type { CheckResult } from './engine/result.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
@@ -93,7 +96,7 @@ function cstgKeyPairFromPrivateOption(privateKey: string, subscription: string) 
 
 function listCommand(options: { faults?: boolean }): void {
   if (options.faults) {
-    for (const fault of OPERATOR_FAULTS) process.stdout.write(`${fault.name.padEnd(38)} ${fault.breaks.join(',').padEnd(24)} ${fault.description}\n`);
+    for (const fault of [...OPERATOR_FAULTS, ...PARTICIPANT_FAULTS]) process.stdout.write(`${fault.name.padEnd(38)} ${fault.breaks.join(',').padEnd(24)} ${fault.description}\n`);
     return;
   }
   for (const rule of RULES) process.stdout.write(`${rule.id.padEnd(26)} ${rule.severity.padEnd(7)} ${rule.role.padEnd(11)} ${rule.summary}\n`);
@@ -102,22 +105,27 @@ function listCommand(options: { faults?: boolean }): void {
 const collect = (value: string, previous: string[]) => [...previous, value];
 
 async function calibrateCommand(options: { fault: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }): Promise<number> {
-  const faults = options.fault.map((f) => faultOption(f)!);
-  const checks = OPERATOR_CHECKS.filter((c) => options.check.length === 0 || options.check.some((p) => c.id.startsWith(p)));
-  if (checks.length === 0) throw new UsageError('--check: no check matches');
-  const rows = await calibrate({
-    checks,
-    faults: faults.length > 0 ? faults : undefined,
-    conformantRuns: faults.length > 0 ? 0 : Number(options.conformantRuns),
-    settings: { seed: Number(options.seed), runs: Number(options.runs) },
-    onRow: (row) => {
-      const name = row.fault ?? 'conformant';
-      const verdict = row.ok ? 'OK  ' : 'MISS';
-      process.stdout.write(`${verdict} ${name.padEnd(38)} expected [${row.expected.join(', ')}] failed [${row.failed.join(', ')}]\n`);
-      for (const line of row.undecided) process.stdout.write(`       undecided: ${line}\n`);
-      if (!row.ok) for (const r of row.results.filter((r) => r.status === 'fail' || r.status === 'warn')) process.stdout.write(`       ${r.status} ${r.rule} ${r.check}: ${r.message}\n`);
-    },
-  });
+  const unknown = options.fault.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f));
+  if (unknown.length > 0) throw new UsageError(`--fault: unknown fault ${unknown.join(', ')} (see: uid2-conformance list --faults)`);
+  const selected = <T extends { id: string }>(checks: readonly T[]) => checks.filter((c) => options.check.length === 0 || options.check.some((p) => c.id.startsWith(p)));
+  const operatorChecks = selected(OPERATOR_CHECKS);
+  const participantChecks = selected(PARTICIPANT_CHECKS);
+  if (operatorChecks.length + participantChecks.length === 0) throw new UsageError('--check: no check matches');
+  const operatorFaults = options.fault.filter((f) => findOperatorFault(f)) as OperatorFaultName[];
+  const participantFaults = PARTICIPANT_FAULTS.filter((p) => options.fault.includes(p.name));
+  const conformantRuns = options.fault.length > 0 ? 0 : Number(options.conformantRuns);
+  const print = (row: { fault?: string; ok: boolean; expected: string[]; failed: string[]; undecided: string[]; results: CheckResult[] }) => {
+    process.stdout.write(`${row.ok ? 'OK  ' : 'MISS'} ${(row.fault ?? 'conformant').padEnd(40)} expected [${row.expected.join(', ')}] failed [${row.failed.join(', ')}]\n`);
+    for (const line of row.undecided) process.stdout.write(`       undecided: ${line}\n`);
+    if (!row.ok) for (const r of row.results.filter((r) => r.status === 'fail' || r.status === 'warn')) process.stdout.write(`       ${r.status} ${r.rule} ${r.check}: ${r.message}\n`);
+  };
+  const rows: Array<{ ok: boolean }> = [];
+  if (operatorChecks.length > 0 && (options.fault.length === 0 || operatorFaults.length > 0)) {
+    rows.push(...(await calibrate({ checks: operatorChecks, faults: options.fault.length > 0 ? operatorFaults : undefined, conformantRuns, settings: { seed: Number(options.seed), runs: Number(options.runs) }, onRow: print })));
+  }
+  if (participantChecks.length > 0 && (options.fault.length === 0 || participantFaults.length > 0)) {
+    rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: options.fault.length > 0 ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), onRow: print })));
+  }
   const missed = rows.filter((r) => !r.ok).length;
   process.stdout.write(`${rows.length - missed} of ${rows.length} calibration runs as expected\n`);
   return missed === 0 ? EXIT.pass : EXIT.fail;

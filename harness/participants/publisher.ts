@@ -4,7 +4,7 @@
 // passed; `tick` does the same for every kept identity. An `optout` answer to generate or refresh drops the
 // identity and is remembered as the JS SDK does (72 h), so no later login generates again. A user who opted
 // out of this site is never generated for, in any spelling, and that opt-out is not relayed to UID2.
-import { hashDii, InvalidDiiError, normalizeEmail } from '../wire/dii.ts';
+import { hashDii, InvalidDiiError, normalizeEmail, personKey } from '../wire/dii.ts';
 import type { IdentityBody } from '../wire/identity.ts';
 import { ask, malformed, statusOf, unexpected } from './operator-answer.ts';
 import { DriverRequestError, identityOf, type DriverCall, type ParticipantContext, type ParticipantFault, type RoleHandler } from './role.ts';
@@ -99,8 +99,7 @@ function userOf(body: unknown): User {
   const identity = identityOf(body);
   const [field, value] = 'email' in identity ? (['email', identity.email] as const) : (['phone', identity.phone] as const);
   try {
-    const { kind, hash } = hashDii(field, value);
-    return { field, value, person: `${kind}:${hash.toString('base64')}` };
+    return { field, value, person: personKey(hashDii(field, value)) };
   } catch (e) {
     if (e instanceof InvalidDiiError) throw new DriverRequestError(400, `not a valid ${field}: there is no user`);
     throw e;
@@ -140,11 +139,7 @@ export function createPublisher(context: ParticipantContext): RoleHandler {
   function rememberOptout(person: string): void {
     optedOut.set(person, now() + OPTOUT_MEMORY_MS);
   }
-  function remembersOptout(person: string): boolean {
-    const until = optedOut.get(person);
-    if (until !== undefined && until <= now()) optedOut.delete(person);
-    return until !== undefined && until > now();
-  }
+  const remembersOptout = (person: string) => (optedOut.get(person) ?? -Infinity) > now();
 
   async function login(user: User): Promise<string | null> {
     if (optedOutOfSite(user)) return null; // PUB-SITE-OPTOUT: no generate, in any spelling
@@ -216,7 +211,7 @@ export function createPublisher(context: ParticipantContext): RoleHandler {
     if (fault === 'pub-relays-site-optout') {
       const { hash } = hashDii(user.field, user.value);
       const dii = user.field === 'email' ? { email_hash: hash.toString('base64') } : { phone_hash: hash.toString('base64') };
-      await ask('logout', () => client.logout(dii)).catch(() => undefined);
+      await client.logout(dii).catch(() => undefined);
     }
     return {};
   }
@@ -225,10 +220,9 @@ export function createPublisher(context: ParticipantContext): RoleHandler {
   async function tick(): Promise<object> {
     const results = await Promise.allSettled([...sessions.keys()].map(current));
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-    if (failed.length > 0) {
-      const first = failed[0] instanceof Error ? failed[0].message : String(failed[0]);
-      throw new DriverRequestError(502, `${failed.length} of ${results.length} due refreshes failed; first: ${first}`);
-    }
+    const bug = failed.find((e) => !(e instanceof DriverRequestError));
+    if (bug !== undefined) throw bug;
+    if (failed.length > 0) throw new DriverRequestError(502, `${failed.length} of ${results.length} due refreshes failed, the first: ${(failed[0] as Error).message}`);
     return {};
   }
 
