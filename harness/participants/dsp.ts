@@ -6,9 +6,8 @@
 // costs one status call.
 import { decodeAdvertisingToken, type DecodedToken } from '../wire/advertising-token.ts';
 import { decodeBase64Strict, KEY_BYTES } from '../wire/gcm.ts';
-import { malformed, successBody } from './operator-answer.ts';
+import { malformed, STATUS_BATCH, successBody } from './operator-answer.ts';
 import { DriverRequestError, type DriverCall, type ParticipantContext, type ParticipantFault, type RoleHandler } from './role.ts';
-import { STATUS_BATCH } from './sharer.ts';
 
 export const DSP_FAULTS: readonly ParticipantFault[] = [
   {

@@ -4,6 +4,9 @@
 import { TransportError, type Exchange } from '../client/operator-client.ts';
 import { DriverRequestError } from './role.ts';
 
+/** At most this many raw UID2s in one opt-out status request (UID2-SPEC §1.4: more answers 400). */
+export const STATUS_BATCH = 5_000;
+
 /** Makes one operator call; an operator that is down or times out → DriverRequestError(502). `what` names the call. */
 export async function ask(what: string, call: () => Promise<Exchange>): Promise<Exchange> {
   try {

@@ -222,7 +222,7 @@ export function createPublisher(context: ParticipantContext): RoleHandler {
     const failed = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
     const bug = failed.find((e) => !(e instanceof DriverRequestError));
     if (bug !== undefined) throw bug;
-    if (failed.length > 0) throw new DriverRequestError(502, `${failed.length} of ${results.length} due refreshes failed, the first: ${(failed[0] as Error).message}`);
+    if (failed.length > 0) throw new DriverRequestError(502, `${failed.length} of ${results.length} kept identities could not be refreshed; the first: ${(failed[0] as Error).message}`);
     return {};
   }
 

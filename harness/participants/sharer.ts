@@ -2,7 +2,7 @@
 // raw UID2s it asks POST /v2/optout/status about every one of them, in batches of at most 5,000 sent one after
 // the other (UID2-SPEC §1.4, §8), and shares none the operator lists (§6.3). Nothing is cached: a raw UID2
 // can opt out between two shares.
-import { batches, malformed, successBody } from './operator-answer.ts';
+import { batches, malformed, STATUS_BATCH, successBody } from './operator-answer.ts';
 import { DriverRequestError, type DriverCall, type ParticipantContext, type ParticipantFault, type RoleHandler } from './role.ts';
 
 export const SHARER_FAULTS: readonly ParticipantFault[] = [
@@ -27,9 +27,6 @@ export const SHARER_FAULTS: readonly ParticipantFault[] = [
       'remembers forever every raw UID2 the operator did not list and never asks about it again: a UID2 that opts out after its first share keeps being shared',
   },
 ];
-
-/** At most this many raw UID2s in one opt-out status request (UID2-SPEC §1.4: more answers 400). */
-export const STATUS_BATCH = 5_000;
 
 function rawUid2sOf(body: unknown): string[] {
   const ids = (body as { raw_uid2s?: unknown } | undefined)?.raw_uid2s;

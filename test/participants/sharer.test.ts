@@ -7,7 +7,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { DriverClient } from '../../harness/client/driver-client.ts';
 import type { RunningOperator } from '../../harness/operator/index.ts';
 import type { RunningParticipants } from '../../harness/participants/driver-server.ts';
-import { SHARER_FAULTS, STATUS_BATCH, createSharer } from '../../harness/participants/sharer.ts';
+import { SHARER_FAULTS, createSharer } from '../../harness/participants/sharer.ts';
+import { STATUS_BATCH } from '../../harness/participants/operator-answer.ts';
 import { callsTo, kitClients, optOut, People, postDriver, rawUids, startRole, startTestOperator, type Identity } from './reference-fixture.ts';
 
 let op: RunningOperator;
