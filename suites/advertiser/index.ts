@@ -3,4 +3,7 @@
 import type { Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 
-export const ADVERTISER_CHECKS: Check<ParticipantCheckContext>[] = [];
+import { mapOptoutChecks } from './map-optout.ts';
+import { siteOptoutChecks } from './site-optout.ts';
+
+export const ADVERTISER_CHECKS: Check<ParticipantCheckContext>[] = [...mapOptoutChecks, ...siteOptoutChecks];

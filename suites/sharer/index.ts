@@ -3,4 +3,6 @@
 import type { Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 
-export const SHARER_CHECKS: Check<ParticipantCheckContext>[] = [];
+import { statusChecks } from './status.ts';
+
+export const SHARER_CHECKS: Check<ParticipantCheckContext>[] = [...statusChecks];
