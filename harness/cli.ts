@@ -124,7 +124,7 @@ async function calibrateCommand(options: { fault: string[]; check: string[]; con
     rows.push(...(await calibrate({ checks: operatorChecks, faults: options.fault.length > 0 ? operatorFaults : undefined, conformantRuns, settings: { seed: Number(options.seed), runs: Number(options.runs) }, onRow: print })));
   }
   if (participantChecks.length > 0 && (options.fault.length === 0 || participantFaults.length > 0)) {
-    rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: options.fault.length > 0 ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), onRow: print })));
+    rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: options.fault.length > 0 ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), runs: Number(options.runs), onRow: print })));
   }
   const missed = rows.filter((r) => !r.ok).length;
   process.stdout.write(`${rows.length - missed} of ${rows.length} calibration runs as expected\n`);

@@ -40,22 +40,24 @@ export class RecordingDriver {
     return [...this.kept];
   }
 
-  private async record<T>(path: string, request: unknown, call: () => Promise<T>): Promise<T> {
+  /** `answerKey` names the answer as the driver protocol does, so its values get the right pseudonyms. */
+  private async record<T>(path: string, request: unknown, call: () => Promise<T>, answerKey?: string): Promise<T> {
     const started = performance.now();
     const answer = await call();
-    this.kept.push({ path, http: 200, request: this.redactor.value(request), response: this.redactor.value(answer, 'answer'), ms: Math.round(performance.now() - started) });
+    const response = answerKey === undefined ? {} : this.redactor.value({ [answerKey]: answer });
+    this.kept.push({ path, http: 200, request: this.redactor.value(request), response, ms: Math.round(performance.now() - started) });
     if (this.kept.length > 60) this.kept.shift();
     return answer;
   }
 
-  login = (identity: DriverIdentity) => this.record('/publisher/login', identity, () => this.driver.publisherLogin(identity));
+  login = (identity: DriverIdentity) => this.record('/publisher/login', identity, () => this.driver.publisherLogin(identity), 'advertising_token');
   siteOptout = (identity: DriverIdentity) => this.record('/publisher/site-optout', identity, () => this.driver.publisherSiteOptout(identity));
-  adRequest = (identity: DriverIdentity) => this.record('/publisher/ad-request', identity, () => this.driver.publisherAdRequest(identity));
-  tick = () => this.record('/publisher/tick', {}, () => this.driver.publisherTick());
-  bid = (token: string) => this.record('/dsp/bid', { advertising_token: token }, () => this.driver.dspBid(token));
-  sync = (identities: DriverIdentity[]) => this.record('/advertiser/sync', { identities }, () => this.driver.advertiserSync(identities));
+  adRequest = (identity: DriverIdentity) => this.record('/publisher/ad-request', identity, () => this.driver.publisherAdRequest(identity), 'advertising_token');
+  tick = () => this.record('/publisher/tick', {}, () => this.driver.publisherTick(), 'offered');
+  bid = (token: string) => this.record('/dsp/bid', { advertising_token: token }, () => this.driver.dspBid(token), 'uses_uid2');
+  sync = (identities: DriverIdentity[]) => this.record('/advertiser/sync', { identities }, () => this.driver.advertiserSync(identities), 'raw_uid2s');
   advertiserSiteOptout = (identity: DriverIdentity) => this.record('/advertiser/site-optout', identity, () => this.driver.advertiserSiteOptout(identity));
-  share = (uids: string[]) => this.record('/sharer/share', { raw_uid2s: uids }, () => this.driver.sharerShare(uids));
+  share = (uids: string[]) => this.record('/sharer/share', { raw_uid2s: uids }, () => this.driver.sharerShare(uids), 'shared');
 
   note(text: string): void {
     this.kept.push({ path: '', http: 0, note: text });

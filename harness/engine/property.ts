@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { TransportError } from '../client/operator-client.ts';
+import { DriverError } from '../client/driver-client.ts';
 import { CheckStop, fail } from './check.ts';
 
 /** The seed a check runs with: the run seed mixed with the check id. */
@@ -24,14 +25,15 @@ export async function checkProperty<T>(
 ): Promise<string> {
   const seed = checkSeed(ctx.settings.seed, checkId);
   const runs = options.runs ?? ctx.settings.runs;
-  let transport: TransportError | undefined;
+  let transport: TransportError | DriverError | undefined;
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (value) => {
       if (transport) return; // stop spending requests once the target stopped answering
       try {
         await predicate(value);
       } catch (e) {
-        if (e instanceof TransportError) transport = e;
+        // Nothing to learn about the rule from a target that stopped answering: stop, do not shrink.
+        if (e instanceof TransportError || e instanceof DriverError) transport = e;
         else throw e;
       }
     }),
