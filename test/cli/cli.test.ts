@@ -38,7 +38,7 @@ describe('uid2-conformance run', () => {
     const dir = join(out, 'embedded');
     const { code, stdout, stderr } = await cli(['run', '--out', dir]);
     expect(code, stderr).toBe(0);
-    expect(stdout).toMatch(/^PASS: \d+ pass(, \d+ not_applicable)?; reports .*report\.json, .*junit\.xml$/m);
+    expect(stdout).toMatch(/^PASS: \d+ pass(, \d+ not_applicable)?; reports .*report\.json, .*junit\.xml, .*audit\.html, .*audit\.md$/m);
     const report = readReport(dir);
     expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
     expect(report.outcome).toBe('pass');

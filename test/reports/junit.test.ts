@@ -224,7 +224,7 @@ describe('writing junit.xml', () => {
   it('writeReports writes report.json first, then junit.xml, into a directory it creates', () => {
     const dir = join(out, 'nested', 'reports');
     const run = runOf([PASS, FAIL]);
-    expect(writeReports(dir, run)).toEqual([join(dir, 'report.json'), join(dir, 'junit.xml')]);
+    expect(writeReports(dir, run).slice(0, 2)).toEqual([join(dir, 'report.json'), join(dir, 'junit.xml')]);
     expect(JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8'))).toEqual(run);
     expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('name="OP-STATUS-OPTOUT status-lists-optouts"');
   });
