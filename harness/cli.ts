@@ -5,7 +5,7 @@ import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError 
 import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './operator/faults.ts';
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
-import { RULES } from './rules.ts';
+import { findRule, RULES } from './rules.ts';
 import { RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate, calibrateParticipants } from './calibrate.ts';
 import { PARTICIPANT_FAULTS } from './participants/reference.ts';
@@ -198,10 +198,16 @@ export function buildProgram(): Command {
     .option('--check <id>', 'which failed check, when the report has several');
   addRunOptions(replay).action(async (file: string, options: RunOptions & { check?: string }) => {
     const { checkId, seed, path } = replayCase(file, options.check);
-    const check = OPERATOR_CHECKS.find((c) => c.id === checkId);
-    if (!check) throw new UsageError(`${file}: check ${checkId} is not in this version of the kit`);
+    const operatorCheck = OPERATOR_CHECKS.find((c) => c.id === checkId);
+    const participantCheck = PARTICIPANT_CHECKS.find((c) => c.id === checkId);
+    if (!operatorCheck && !participantCheck) throw new UsageError(`${file}: check ${checkId} is not in this version of the kit`);
     process.stderr.write(`replaying ${checkId} with seed ${seed} and path ${path}\n`);
-    process.exitCode = await runCommand({ ...options, role: [], seed: String(seed) }, kit, { checks: [check], replayPaths: new Map([[checkId, path]]) });
+    const role = operatorCheck ? 'operator' : findRule(participantCheck!.rule)!.role;
+    process.exitCode = await runCommand({ ...options, role: [role], seed: String(seed) }, kit, {
+      checks: operatorCheck ? [operatorCheck] : [],
+      participantChecks: participantCheck ? [participantCheck] : [],
+      replayPaths: new Map([[checkId, path]]),
+    });
   });
 
   program

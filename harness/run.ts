@@ -9,7 +9,7 @@ import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { createProgress } from './progress.ts';
-import { DriverUnavailableError, runParticipantSession, type ParticipantSettings } from './engine/participant-session.ts';
+import { DriverUnavailableError, runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
 import { Webhook } from './engine/webhook.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
 import { REFERENCE_ROLES } from './participants/reference.ts';
@@ -159,6 +159,7 @@ async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTar
 export interface RunOverrides {
   /** Only these checks (replay). */
   checks?: readonly Check[];
+  participantChecks?: readonly Check<ParticipantCheckContext>[];
   replayPaths?: ReadonlyMap<string, string>;
 }
 
@@ -260,7 +261,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       targets.push(plan.embedded ? 'embedded:reference-participants' : driverUrl!);
       const outcome = await runParticipantSession(
         { driverUrl: driverUrl!, operator, webhook: hook, roles: plan.participants === 'all-played' ? undefined : plan.participants, requestTimeoutMs },
-        { checks: PARTICIPANT_CHECKS, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal: interrupt.signal, progress, onResult },
+        { checks: overrides.participantChecks ?? PARTICIPANT_CHECKS, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal: interrupt.signal, progress, onResult },
       );
       roles.push(...outcome.roles);
       results.push(...outcome.results);

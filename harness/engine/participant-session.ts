@@ -105,6 +105,8 @@ export interface ParticipantSessionOptions {
   signal?: AbortSignal;
   progress?: Progress;
   onResult?: (result: CheckResult) => void;
+  /** Replay: the fast-check path per check id. */
+  replayPaths?: ReadonlyMap<string, string>;
 }
 
 export class DriverUnavailableError extends Error {}
@@ -137,7 +139,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const results = await runChecks<ParticipantCheckContext>({
     checks: options.checks,
     capabilities,
-    contextFor: () => {
+    contextFor: (check) => {
       const recording = new RecordingDriver(driver, redactor);
       const ctx: ParticipantCheckContext = {
         driver: recording,
@@ -162,6 +164,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
         identities,
         settings: options.settings,
         capabilities,
+        replayPath: options.replayPaths?.get(check.id),
         note: (text) => recording.note(text),
       };
       return { ctx, evidence: () => recording.evidence };
