@@ -72,6 +72,14 @@ export function fail(message: string, counterexample?: Verdict['counterexample']
   throw new CheckStop({ status: 'fail', message, ...(counterexample ? { counterexample } : {}) });
 }
 
+/**
+ * The rule cannot be judged on this participant for a reason another rule judges (e.g. a DSP that targets
+ * nobody: DSP-BID-ISOLATION fails it); never a pass.
+ */
+export function notApplicable(message: string): never {
+  throw new CheckStop({ status: 'not_applicable', message });
+}
+
 /** The kit could not decide (never a pass). */
 export function undecided(message: string): never {
   throw new CheckStop({ status: 'error', message });

@@ -8,11 +8,11 @@
 // rule (a token established in the same second as the opt-out, or minted by an operator the opt-out had not
 // reached), an opt-out delivered before the DSP ever saw the UID2 (stored only for known users), repeats that
 // move the stored time, the legacy `=`-padded 32-byte form.
-import { fail, type Check } from '../../harness/engine/check.ts';
+import { fail, notApplicable, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { caseArbitrary, describeCase, describeStop, runCase, stopViolations, usesOfOptedIn, type Case, type Member, type Trace } from './model.ts';
-import { deliver, fire, newUser, notJudgeable, nowSeconds, pause, randomRawUid, requireSomeUse, seconds, ShrinkBudget, Tokens, type BidItem } from './support.ts';
+import { deliver, fire, newUser, nowSeconds, pause, randomRawUid, requireSomeUse, seconds, ShrinkBudget, Tokens, type BidItem } from './support.ts';
 
 const RULE = 'DSP-BID-OPTOUT';
 
@@ -87,7 +87,7 @@ export const bidOptoutChecks: Check<ParticipantCheckContext>[] = [
       const usedBefore = before.filter((b) => b.used);
       requireSomeUse(usedBefore.length, RULE);
       const judged = raws.map((_, i) => i).filter((i) => before.some((b) => b.member === i && b.used));
-      if (judged.length === 0) notJudgeable('the DSP did not use tokens carrying a legacy 32-byte raw UID2 even before any opt-out: there is nothing an opt-out could change');
+      if (judged.length === 0) notApplicable('the DSP did not use tokens carrying a legacy 32-byte raw UID2 even before any opt-out: there is nothing an opt-out could change');
       const acks = new Map<number, number>();
       for (const i of judged) acks.set(i, (await deliver(ctx, raws[i]!.toString('base64'), nowSeconds(), what[i]!)).ackMs);
       const stoppedAt = new Map<number, number>();

@@ -23,7 +23,7 @@ import fc from 'fast-check';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DriverIdentity } from '../../harness/client/driver-client.ts';
 import { OperatorClient, type Exchange } from '../../harness/client/operator-client.ts';
-import { CheckStop, undecided } from '../../harness/engine/check.ts';
+import { CheckStop, notApplicable, undecided } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { webhookAcknowledged, type WebhookCall } from '../../harness/engine/webhook.ts';
 import { encodeAdvertisingToken, type AdvertisingTokenFields } from '../../harness/wire/advertising-token.ts';
@@ -220,14 +220,10 @@ export async function deliver(ctx: ParticipantCheckContext, uid: string, epochSe
  * The rule's judgments hold vacuously for this DSP (it used no UID2 at all, not even of users who never opted
  * out): not a pass. DSP-BID-ISOLATION fails such a DSP; here the result is not_applicable.
  */
-export function notJudgeable(message: string): never {
-  throw new CheckStop({ status: 'not_applicable', message });
-}
-
 /** Ends the check as not judgeable when the DSP used no token of a user who had not opted out. */
 export function requireSomeUse(uses: number, rule: string): void {
   if (uses === 0) {
-    notJudgeable(`the DSP used no UID2 in this check, not even of users who never opted out: ${rule} cannot be judged on a DSP that targets nobody (DSP-BID-ISOLATION fails it)`);
+    notApplicable(`the DSP used no UID2 in this check, not even of users who never opted out: ${rule} cannot be judged on a DSP that targets nobody (DSP-BID-ISOLATION fails it)`);
   }
 }
 
