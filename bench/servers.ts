@@ -1,6 +1,7 @@
 // The servers the wire benchmark talks to, in a process of their own (as a real operator would be):
 // the simulated operator; a bare node:http server answering plain JSON of a generate answer's shape;
-// and, as a yardstick, a bare server doing nothing but a minimal AES-GCM envelope (decrypt, encrypt).
+// and, as yardsticks, bare servers doing nothing but a minimal AES-GCM envelope (decrypt, encrypt), and that
+// envelope plus the three encryptions of minting a token pair.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { startOperator } from '../harness/operator/index.ts';
@@ -46,7 +47,14 @@ const minimal = bareServer((body) => {
   return Buffer.from(gcmEncrypt(MINIMAL_KEY, Buffer.from(GENERATE_SHAPED_ANSWER)).toString('base64'));
 });
 
-process.send!({ operator: { url: operator.url, credentials: operator.credentials }, plainUrl: await listen(plain), minimalUrl: await listen(minimal) });
+/** The minimal envelope plus the three AES-GCM encryptions any generate must do to mint SDK-decryptable tokens. */
+const minting = bareServer((body) => {
+  JSON.parse(gcmDecrypt(MINIMAL_KEY, Buffer.from(body.toString('latin1'), 'base64')).toString('utf8'));
+  for (const size of [69, 130, 258]) gcmEncrypt(MINIMAL_KEY, Buffer.alloc(size)); // site payload, master payload, refresh token
+  return Buffer.from(gcmEncrypt(MINIMAL_KEY, Buffer.from(GENERATE_SHAPED_ANSWER)).toString('base64'));
+});
+
+process.send!({ operator: { url: operator.url, credentials: operator.credentials }, plainUrl: await listen(plain), minimalUrl: await listen(minimal), mintingUrl: await listen(minting) });
 process.on('message', (message) => {
   if (message === 'stats') process.send!({ maxRssKb: process.resourceUsage().maxRSS, cpuUs: process.cpuUsage() });
   if (message === 'stop') void operator.close().then(() => process.exit(0));

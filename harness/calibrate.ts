@@ -102,7 +102,7 @@ export async function calibrateParticipants(options: {
       pollIntervalMs: 50,
       actWithinMs: 3000,
     };
-    const operator = await startOperator({ lifetimes: settings.lifetimes });
+    const operator = await startOperator({ lifetimes: settings.lifetimes, recordCalls: true });
     const reference = await startReferenceParticipants({
       operator: { url: operator.url, apiKey: operator.credentials.apiKey, clientSecret: operator.credentials.clientSecret },
       roles: REFERENCE_ROLES,

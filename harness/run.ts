@@ -240,6 +240,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
         apiKey: options.driver ? options.apiKey : undefined,
         clientSecret: options.driver && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
         lifetimes: participantSettings.lifetimes,
+        recordCalls: true,
       }).catch((e: NodeJS.ErrnoException) => {
         throw new UsageError(`--operator-listen: cannot listen on ${options.operatorListen ?? '127.0.0.1:0'} (${e.code ?? e.message})`);
       });

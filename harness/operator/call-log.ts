@@ -60,12 +60,20 @@ export function personsOf(payload: unknown): string[] {
   return persons;
 }
 
+/** The most calls kept; a participant run makes far fewer, a long serve-operator session must not grow forever. */
+const MAX_CALLS = 100_000;
+
 export class CallLog {
   private readonly calls: OperatorCall[] = [];
   private readonly listeners = new Set<(call: OperatorCall) => void>();
 
+  /** Off unless a participant session needs it: recording costs a hash per DII on every request. */
+  constructor(readonly enabled = false) {}
+
   add(call: OperatorCall): void {
+    if (!this.enabled) return;
     this.calls.push(call);
+    if (this.calls.length > MAX_CALLS) this.calls.shift();
     for (const listener of this.listeners) listener(call);
   }
 

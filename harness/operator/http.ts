@@ -157,7 +157,7 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOpt
 /** Logs a call with the persons its payload concerns (refresh and CSTG log themselves: only they can see whom). */
 function record(operator: SimulatedOperator, path: string, payload: unknown, reply: Reply): void {
   const endpoint = ENDPOINT_OF_PATH[path];
-  if (!endpoint || endpoint === 'refresh' || endpoint === 'client-generate') return;
+  if (!operator.calls.enabled || !endpoint || endpoint === 'refresh' || endpoint === 'client-generate') return;
   const fields = (typeof payload === 'object' && payload !== null ? payload : {}) as Record<string, unknown>;
   operator.calls.add({
     at: operator.config.now(),

@@ -38,6 +38,8 @@ export interface OperatorOptions {
   lifetimes?: Partial<TokenLifetimes>;
   fault?: OperatorFaultName;
   now?: () => number;
+  /** Keep a log of every call with the persons it concerns (participant sessions judge from it). */
+  recordCalls?: boolean;
   onRequest?: (path: string, status: number) => void;
 }
 
@@ -83,6 +85,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     cstg,
     cstgOrigins: options.cstgOrigins ?? [],
     now: options.now ?? Date.now,
+    recordCalls: options.recordCalls,
   });
   const server = createOperatorServer({ operator, callers, cstgSiteId: DEFAULT_SITE_ID, onRequest: options.onRequest });
   await new Promise<void>((resolve, reject) => {

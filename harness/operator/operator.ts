@@ -53,6 +53,8 @@ export interface OperatorConfig {
   /** Origins allowed for CSTG; empty allows every origin. */
   cstgOrigins: readonly string[];
   now: () => number;
+  /** Keep the call log (participant sessions judge from it). */
+  recordCalls?: boolean;
 }
 
 export function generateCstgKeyPair(subscriptionId = `sub-${randomBytes(4).toString('hex')}`): CstgKeyPair {
@@ -78,7 +80,7 @@ export class SimulatedOperator {
   /** Fault `refresh-replay-cache`: first success answer per refresh token. */
   private readonly replayCache = new Map<string, unknown>();
   /** Every call a participant made, attributed to the persons it concerns (participant suites judge it). */
-  readonly calls = new CallLog();
+  readonly calls: CallLog;
   /** The person behind each first-level hash the operator issued tokens for (refresh tokens carry only that). */
   private readonly personOfFirstLevel = new Map<string, string>();
 
@@ -91,6 +93,7 @@ export class SimulatedOperator {
       repeatResetsVisibility: fault === 'propagation-repeat-resets',
     });
     this.tokens = new TokenService(config.lifetimes, config.now());
+    this.calls = new CallLog(config.recordCalls ?? false);
   }
 
   private has(fault: OperatorFaultName): boolean {
@@ -166,7 +169,7 @@ export class SimulatedOperator {
     const unwrapped = body.length === WRAPPED_REFRESH_TOKEN_LENGTH ? this.tokens.unwrap(body) : undefined;
     const claims = unwrapped?.ok ? unwrapped.claims : undefined;
     const person = claims && this.personOfFirstLevel.get(claims.firstLevel.toString('base64'));
-    this.calls.add({
+    if (this.calls.enabled) this.calls.add({
       at: this.config.now(),
       endpoint: 'refresh',
       persons: person ? [person] : [],
@@ -346,7 +349,7 @@ export class SimulatedOperator {
   clientGenerate(payload: unknown, origin: string | undefined, siteId: number): Reply {
     let plaintext: unknown;
     const reply = this.clientGenerateReply(payload, origin, siteId, (inner) => (plaintext = inner));
-    this.calls.add({ at: this.config.now(), endpoint: 'client-generate', persons: personsOf(plaintext), status: replyStatus(reply) });
+    if (this.calls.enabled) this.calls.add({ at: this.config.now(), endpoint: 'client-generate', persons: personsOf(plaintext), status: replyStatus(reply) });
     return reply;
   }
 

@@ -8,7 +8,7 @@ import { sha256 } from '../../harness/wire/dii.ts';
 let op: RunningOperator;
 let client: OperatorClient;
 beforeAll(async () => {
-  op = await startOperator();
+  op = await startOperator({ recordCalls: true });
   client = new OperatorClient({ baseUrl: op.url, apiKey: op.credentials.apiKey, clientSecret: op.credentials.clientSecret });
 });
 afterAll(() => op.close());

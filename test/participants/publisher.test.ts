@@ -320,7 +320,7 @@ describe('the publisher over time and when the operator fails', () => {
   let participants: Awaited<ReturnType<typeof startReferenceParticipants>>;
   const driverCall = (path: string, body: unknown) => postDriver(participants.url, path, body);
   beforeAll(async () => {
-    own = await startOperator({ lifetimes, now });
+    own = await startOperator({ lifetimes, now, recordCalls: true });
     const { apiKey, clientSecret } = own.credentials;
     participants = await startReferenceParticipants({ operator: { url: own.url, apiKey, clientSecret }, roles: { publisher: createPublisher }, now });
   });

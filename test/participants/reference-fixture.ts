@@ -13,7 +13,7 @@ import { sha256 } from '../../harness/wire/dii.ts';
 export type Identity = { email: string } | { phone: string };
 
 export function startTestOperator(): Promise<RunningOperator> {
-  return startOperator({ lifetimes: { refreshAfterMs: 300, identityExpiresAfterMs: 2000, refreshExpiresAfterMs: 4000 }, propagationDelayMs: 0 });
+  return startOperator({ lifetimes: { refreshAfterMs: 300, identityExpiresAfterMs: 2000, refreshExpiresAfterMs: 4000 }, propagationDelayMs: 0, recordCalls: true });
 }
 
 /** The kit's clients of an operator: `kit` with the participant's credentials, `optout` with the OPTOUT role. */
