@@ -133,7 +133,7 @@ export class SimulatedOperator {
   }
 
   private issue(dii: HashedDii, firstLevel: Buffer, siteId: number, privacyBits: number, establishedMs: number, nowMs: number): IssuedIdentity {
-    this.personOfFirstLevel.set(firstLevel.toString('base64'), personKey(dii));
+    if (this.calls.enabled) this.personOfFirstLevel.set(firstLevel.toString('base64'), personKey(dii));
     const rawUid = this.identities.rawUid(dii.kind, firstLevel);
     return this.tokens.issue({ kind: dii.kind, siteId, privacyBits, establishedMs, firstLevel, rawUid }, nowMs);
   }
