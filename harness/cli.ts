@@ -6,6 +6,7 @@ import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './op
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { findRule, RULES } from './rules.ts';
+import { validateWith } from './engine/schemas.ts';
 import { RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate, calibrateParticipants } from './calibrate.ts';
 import { PARTICIPANT_FAULTS } from './participants/reference.ts';
@@ -157,7 +158,33 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
-    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out));
+    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
+    .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')
+    .hook('preAction', (command) => applyConfigFile(command));
+}
+
+/**
+ * `--config FILE`: options by their long names, validated against schemas/config.schema.json. A flag or an
+ * environment variable wins over the file; the file wins over the defaults.
+ */
+function applyConfigFile(command: Command): void {
+  const file = command.getOptionValue('config') as string | undefined;
+  if (file === undefined) return;
+  let config: unknown;
+  try {
+    config = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (e) {
+    const reason = (e as NodeJS.ErrnoException).code ?? 'not valid JSON';
+    throw new UsageError(`--config ${file}: cannot read it (${reason})`);
+  }
+  const problems = validateWith('config', config);
+  if (problems.length > 0) throw new UsageError(`--config ${file}: ${problems.join('; ')}`);
+  for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
+    const name = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    const source = command.getOptionValueSource(name);
+    if (source !== undefined && source !== 'default') continue;
+    command.setOptionValueWithSource(name, typeof value === 'number' ? String(value) : value, 'config');
+  }
 }
 
 /** The failed property case of a report: its check, the run seed and the fast-check path. */

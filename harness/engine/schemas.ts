@@ -82,7 +82,9 @@ export function compiledSchemas(): ReadonlyMap<string, ValidateFunction> {
 
 /** One problem as `<where> <what>`; an if/then/else wrapper error adds nothing to the errors under it. */
 function describe(errors: readonly ErrorObject[]): string[] {
-  const lines = errors.filter((e) => e.keyword !== 'if').map((e) => `${e.instancePath || '(the answer)'} ${e.message ?? `fails ${e.keyword}`}`);
+  // The name of an unexpected property is a key, never a value: safe to show, and what the reader needs.
+  const extra = (e: ErrorObject) => (e.keyword === 'additionalProperties' ? ` ("${(e.params as { additionalProperty?: string }).additionalProperty}")` : '');
+  const lines = errors.filter((e) => e.keyword !== 'if').map((e) => `${e.instancePath || '(top level)'} ${e.message ?? `fails ${e.keyword}`}${extra(e)}`);
   const unique = [...new Set(lines)];
   return unique.length > MAX_PROBLEMS ? [...unique.slice(0, MAX_PROBLEMS), `… ${unique.length - MAX_PROBLEMS} more`] : unique;
 }

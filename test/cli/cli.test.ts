@@ -1,6 +1,6 @@
 // The command line as users' CI sees it (PROTOCOL.md §1–§2): exit codes, report.json, nothing secret printed.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
@@ -120,6 +120,28 @@ describe('uid2-conformance run', () => {
       const { code, stderr } = await cli(args[0] === 'run' ? [...args, '--out', join(out, 'usage')] : args);
       expect(code, args.join(' ')).toBe(2);
       expect(stderr, args.join(' ')).toMatch(message);
+    }
+  });
+});
+
+describe('uid2-conformance run --config', () => {
+  it('takes options from a JSON file, flags winning over it, and refuses unknown or malformed entries', async () => {
+    const config = join(out, 'config.json');
+    const dir = join(out, 'from-config');
+    writeFileSync(config, JSON.stringify({ role: ['operator'], 'propagation-timeout': '5s', runs: 2, seed: 7, out: join(out, 'overridden') }));
+    const { code, stderr } = await cli(['run', '--config', config, '--out', dir]);
+    expect(code, stderr).toBe(0);
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { seed: number; propagation: { timeout_ms: number }; target: { role: string } };
+    expect([report.seed, report.propagation.timeout_ms, report.target.role]).toEqual([7, 5000, 'operator']);
+    for (const [content, message] of [
+      ['{"bogus": 1}', /additional properties \("bogus"\)/],
+      ['{"runs": 0}', /\/runs must be >= 1/],
+      ['not json', /cannot read it \(not valid JSON\)/],
+    ] as const) {
+      writeFileSync(config, content);
+      const bad = await cli(['run', '--config', config, '--out', join(out, 'bad-config')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(message);
     }
   });
 });
