@@ -177,8 +177,8 @@ describe('broken answers', () => {
         delete broken.body[field];
         expect(validateAnswer(name, broken)).toEqual([`/body must have required property '${field}'`]);
       }
-      expect(validateAnswer(name, { status: 'success' })).toEqual(["(the answer) must have required property 'body'"]);
-      expect(validateAnswer(name, { body: identity })).toContain("(the answer) must have required property 'status'");
+      expect(validateAnswer(name, { status: 'success' })).toEqual(["(top level) must have required property 'body'"]);
+      expect(validateAnswer(name, { body: identity })).toContain("(top level) must have required property 'status'");
       expect(validateAnswer(name, { status: 'opted_out' })).toEqual(['/status must be equal to one of the allowed values']);
     }
     const wrong = (patch: Record<string, unknown>) => validateAnswer('token-generate', { status: 'success', body: { ...identity, ...patch } });
@@ -195,7 +195,7 @@ describe('broken answers', () => {
     expect(validateAnswer('token-validate', { status: 'success', body: 'true' })).toEqual(['/body must be boolean']);
     expect(validateAnswer('token-logout', { status: 'success', body: { optout: 'OK' } })).toEqual([]);
     expect(validateAnswer('token-logout', { status: 'success', body: { optout: 'ok' } })).toEqual(['/body/optout must be equal to constant']);
-    expect(validateAnswer('token-logout', { status: 'success' })).toEqual(["(the answer) must have required property 'body'"]);
+    expect(validateAnswer('token-logout', { status: 'success' })).toEqual(["(top level) must have required property 'body'"]);
     const key = { id: 1, created: 1, activates: 1, expires: 2, secret: Buffer.alloc(32, 3).toString('base64') };
     const bidstream = { max_bidstream_lifetime_seconds: 3610, identity_scope: 'UID2', allow_clock_skew_seconds: 1800, keys: [key] };
     expect(validateAnswer('key-bidstream', { status: 'success', body: bidstream })).toEqual([]);
@@ -236,12 +236,12 @@ describe('broken answers', () => {
 
   it('error bodies: a spec status, and a non-empty message on everything but 401', () => {
     expect(validateAnswer('error', { status: 'client_error', message: 'Invalid Identifier' })).toEqual([]);
-    expect(validateAnswer('error', { status: 'client_error' })).toEqual(["(the answer) must have required property 'message'"]);
+    expect(validateAnswer('error', { status: 'client_error' })).toEqual(["(top level) must have required property 'message'"]);
     expect(validateAnswer('error', { status: 'client_error', message: '' })).toEqual(['/message must NOT have fewer than 1 characters']);
     expect(validateAnswer('error', { status: 'oops', message: 'x' })).toEqual(['/status must be equal to one of the allowed values']);
     expect(validateAnswer('error', { status: 'success', message: 'x' })).toEqual(['/status must be equal to one of the allowed values']);
-    expect(validateAnswer('error', { message: 'x' })).toEqual(["(the answer) must have required property 'status'"]);
-    expect(validateAnswer('error', 'Bad Request')).toEqual(['(the answer) must be object']);
+    expect(validateAnswer('error', { message: 'x' })).toEqual(["(top level) must have required property 'status'"]);
+    expect(validateAnswer('error', 'Bad Request')).toEqual(['(top level) must be object']);
   });
 
   it('problems never echo the values of an answer', () => {
