@@ -1,5 +1,5 @@
 // The command line as users' CI sees it (PROTOCOL.md §1–§2): exit codes, report.json, nothing secret printed.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -121,6 +121,26 @@ describe('uid2-conformance run', () => {
       expect(code, args.join(' ')).toBe(2);
       expect(stderr, args.join(' ')).toMatch(message);
     }
+  });
+});
+
+describe('uid2-conformance run, interrupted', () => {
+  it('exits 130 on SIGINT with complete reports marked interrupted', async () => {
+    const dir = join(out, 'interrupted');
+    const child = spawn(process.execPath, [BIN, 'run', '--out', dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (c: Buffer) => {
+      stderr += c.toString();
+      // Interrupt once the checks are running, not during start-up.
+      if (/\[\s*5\]/.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
+    expect(code, stderr.slice(-2000)).toBe(130);
+    const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { outcome: string; summary: { pass: number; skipped: number } };
+    expect(report.outcome).toBe('interrupted');
+    expect(report.summary.skipped).toBeGreaterThan(0);
+    expect(validateReport(report)).toBe(true);
+    expect(readFileSync(join(dir, 'junit.xml'), 'utf8')).toContain('interrupted');
   });
 });
 
