@@ -2,35 +2,17 @@
 // log: it maps with /v3/identity/map in batches of at most 5,000, drops raw UID2s a re-map reports as optout
 // (ADV-MAP-OPTOUT), never maps a user who opted out of it in any spelling (ADV-SITE-OPTOUT), and each named
 // fault breaks exactly the rules it declares, only for the batches and orderings it describes.
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DriverClient } from '../../harness/client/driver-client.ts';
-import type { RunningOperator } from '../../harness/operator/index.ts';
 import { ADVERTISER_FAULTS, MAP_BATCH, createAdvertiser } from '../../harness/participants/advertiser.ts';
-import type { RunningParticipants } from '../../harness/participants/driver-server.ts';
-import { callsTo, kitClients, optOut, People, personKey, postDriver, rawUids, startRole, startTestOperator, type Identity } from './reference-fixture.ts';
+import { callsTo, optOut, People, personKey, postDriver, rawUids, startRole, startTestOperator, type Identity, roleUnderTest } from './reference-fixture.ts';
 
-let op: RunningOperator;
-let kit: ReturnType<typeof kitClients>;
+const env = roleUnderTest('advertiser', createAdvertiser);
 const people = new People();
-const running: RunningParticipants[] = [];
+const advertiser = (fault?: string) => env.start(fault);
 
-beforeAll(async () => {
-  op = await startTestOperator();
-  kit = kitClients(op);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.close()));
-});
-afterAll(() => op.close());
-
-async function advertiser(fault?: string) {
-  const started = await startRole(op, 'advertiser', createAdvertiser, fault);
-  running.push(started);
-  return started;
-}
-
-const uidsOf = (identities: readonly Identity[]) => rawUids(kit.kit, identities);
-const leave = (identity: Identity) => optOut(kit.optout, identity);
+const uidsOf = (identities: readonly Identity[]) => rawUids(env.kit.kit, identities);
+const leave = (identity: Identity) => optOut(env.kit.optout, identity);
 
 /**
  * ADV-MAP-OPTOUT probe: one user opted out before ever being synced, one opts out between two syncs, and the
@@ -61,7 +43,7 @@ async function siteOptoutBroken(driver: DriverClient): Promise<boolean> {
   const answer = await driver.advertiserSync([{ email: jane.normalized }, { email: jane.variant }, { phone }, other]);
   expect(answer).toContain(uOther); // every implementation keeps mapping the others
   const gone = [personKey(jane.normalized), personKey(phone)];
-  const mapped = callsTo(op, 'map-v3', since).some((c) => c.persons.some((p) => gone.includes(p)));
+  const mapped = callsTo(env.op, 'map-v3', since).some((c) => c.persons.some((p) => gone.includes(p)));
   return mapped || answer.includes(uJane!) || answer.includes(uPhone!);
 }
 
@@ -73,7 +55,7 @@ describe('the conformant advertiser', () => {
     const expected = await uidsOf(users);
     const since = Date.now();
     expect(await driver.advertiserSync(users)).toEqual(expected);
-    const calls = callsTo(op, 'map-v3', since);
+    const calls = callsTo(env.op, 'map-v3', since);
     expect(calls).toHaveLength(1);
     expect(calls[0]!.persons).toHaveLength(3);
   });
@@ -85,7 +67,7 @@ describe('the conformant advertiser', () => {
     const since = Date.now();
     expect(await driver.advertiserSync([{ email: jane.variant }, { email: jane.normalized }])).toEqual([uid]);
     expect(await driver.advertiserSync([{ email: jane.normalized }])).toEqual([uid]);
-    expect(callsTo(op, 'map-v3', since).filter((c) => c.persons.includes(personKey(jane.normalized)))).toHaveLength(2);
+    expect(callsTo(env.op, 'map-v3', since).filter((c) => c.persons.includes(personKey(jane.normalized)))).toHaveLength(2);
   });
 
   it('ADV-MAP-OPTOUT: answers no raw UID2 identity map reports as optout, and drops the one it kept when a re-map says optout', async () => {
@@ -112,7 +94,7 @@ describe('the conformant advertiser', () => {
     const answer = await driver.advertiserSync([...crowd, last]);
     expect(answer).toHaveLength(MAP_BATCH);
     expect(answer).not.toContain(uLast);
-    expect(callsTo(op, 'map-v3', since).map((c) => [c.persons.length, c.status])).toEqual([
+    expect(callsTo(env.op, 'map-v3', since).map((c) => [c.persons.length, c.status])).toEqual([
       [MAP_BATCH, 'success'],
       [1, 'success'],
     ]);
@@ -128,15 +110,15 @@ describe('the conformant advertiser', () => {
     await driver.advertiserSiteOptout({ email: jane.variant });
     const since = Date.now();
     expect(await driver.advertiserSync([{ email: jane.normalized }, other])).toEqual([uOther]);
-    expect(callsTo(op, 'map-v3', since).map((c) => c.persons)).toEqual([[personKey(other.email)]]);
-    expect(callsTo(op, 'logout', since)).toEqual([]); // a site opt-out is not relayed to UID2 (UID2-SPEC §7)
+    expect(callsTo(env.op, 'map-v3', since).map((c) => c.persons)).toEqual([[personKey(other.email)]]);
+    expect(callsTo(env.op, 'logout', since)).toEqual([]); // a site opt-out is not relayed to UID2 (UID2-SPEC §7)
   });
 
   it('answers an empty sync without calling the operator', async () => {
     const { driver } = await advertiser();
     const since = Date.now();
     expect(await driver.advertiserSync([])).toEqual([]);
-    expect(callsTo(op, 'map-v3', since)).toEqual([]);
+    expect(callsTo(env.op, 'map-v3', since)).toEqual([]);
   });
 
   it('refuses bad driver input with 400 and an unknown action with 404', async () => {
@@ -153,7 +135,7 @@ describe('the conformant advertiser', () => {
     const gone = await startTestOperator();
     await gone.close();
     const started = await startRole(gone, 'advertiser', createAdvertiser);
-    running.push(started);
+    env.track(started);
     const answer = await postDriver(started.url, '/advertiser/sync', { identities: [{ email: people.email() }] });
     expect(answer).toEqual({ status: 502, json: { error: expect.stringMatching(/identity map failed: .*unreachable/) } });
     expect(JSON.stringify(answer.json)).not.toContain(gone.credentials.apiKey);
@@ -202,7 +184,7 @@ describe('advertiser faults', () => {
     await driver.advertiserSiteOptout(user);
     const since = Date.now();
     expect(await driver.advertiserSync([user])).toEqual([]);
-    expect(callsTo(op, 'map-v3', since).map((c) => c.persons)).toEqual([[personKey(user.phone)]]);
+    expect(callsTo(env.op, 'map-v3', since).map((c) => c.persons)).toEqual([[personKey(user.phone)]]);
   });
 
   it('adv-site-optout-by-spelling: the spelling the user opted out with is honored, another spelling is mapped', async () => {
@@ -212,7 +194,7 @@ describe('advertiser faults', () => {
     await driver.advertiserSiteOptout({ email: jane.variant });
     const since = Date.now();
     expect(await driver.advertiserSync([{ email: jane.variant.toUpperCase() }])).toEqual([]);
-    expect(callsTo(op, 'map-v3', since)).toEqual([]);
+    expect(callsTo(env.op, 'map-v3', since)).toEqual([]);
     expect(await driver.advertiserSync([{ email: jane.normalized }])).toEqual([uJane]);
   });
 });

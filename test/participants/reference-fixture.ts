@@ -2,6 +2,7 @@
 // server playing one role (conformant or with a fault), driver calls through the kit's driver client or raw,
 // and the kit's own operator clients to map synthetic DII and register global opt-outs (logout, OPTOUT role).
 import { request } from 'undici';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { DriverClient } from '../../harness/client/driver-client.ts';
 import { OperatorClient } from '../../harness/client/operator-client.ts';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
@@ -35,6 +36,41 @@ export async function startRole(
   const { apiKey, clientSecret } = op.credentials;
   const running = await startReferenceParticipants({ operator: { url: op.url, apiKey, clientSecret }, roles: { [role]: factory }, faults: fault ? { [role]: fault } : {} });
   return { ...running, driver: new DriverClient({ baseUrl: running.url, timeoutMs: 5_000 }) };
+}
+
+/**
+ * One role under test for a whole test file: registers the hooks that start the test operator before the
+ * file, close every driver server after each test, and stop the operator after the file.
+ */
+export function roleUnderTest(role: ParticipantRole, factory: RoleFactory) {
+  let op: RunningOperator | undefined;
+  let clients: ReturnType<typeof kitClients> | undefined;
+  const running: RunningParticipants[] = [];
+  beforeAll(async () => {
+    op = await startTestOperator();
+    clients = kitClients(op);
+  });
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((r) => r.close()));
+  });
+  afterAll(() => op?.close());
+  return {
+    get op(): RunningOperator {
+      return op!;
+    },
+    get kit(): ReturnType<typeof kitClients> {
+      return clients!;
+    },
+    /** Keeps a driver server to close after the test. */
+    track<T extends RunningParticipants>(started: T): T {
+      running.push(started);
+      return started;
+    },
+    /** The role's driver server on the test operator, conformant or with a fault. */
+    start(fault?: string) {
+      return startRole(op!, role, factory, fault).then((started) => this.track(started));
+    },
+  };
 }
 
 /** A driver call whatever its status (for the error paths); a string body is sent as is. */

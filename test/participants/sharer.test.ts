@@ -3,44 +3,26 @@
 // the operator lists (SHR-STATUS-BEFORE-SHARE); each named fault breaks exactly that rule, only for the share
 // sizes and orderings it describes.
 import { randomBytes } from 'node:crypto';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { DriverClient } from '../../harness/client/driver-client.ts';
-import type { RunningOperator } from '../../harness/operator/index.ts';
-import type { RunningParticipants } from '../../harness/participants/driver-server.ts';
 import { SHARER_FAULTS, createSharer } from '../../harness/participants/sharer.ts';
 import { STATUS_BATCH } from '../../harness/participants/operator-answer.ts';
-import { callsTo, kitClients, optOut, People, postDriver, rawUids, startRole, startTestOperator, type Identity } from './reference-fixture.ts';
+import { callsTo, optOut, People, postDriver, rawUids, startRole, startTestOperator, type Identity, roleUnderTest } from './reference-fixture.ts';
 
-let op: RunningOperator;
-let kit: ReturnType<typeof kitClients>;
+const env = roleUnderTest('sharer', createSharer);
 const people = new People();
-const running: RunningParticipants[] = [];
-
-beforeAll(async () => {
-  op = await startTestOperator();
-  kit = kitClients(op);
-});
-afterEach(async () => {
-  await Promise.all(running.splice(0).map((r) => r.close()));
-});
-afterAll(() => op.close());
-
-async function sharer(fault?: string) {
-  const started = await startRole(op, 'sharer', createSharer, fault);
-  running.push(started);
-  return started;
-}
+const sharer = (fault?: string) => env.start(fault);
 
 /** Raw UID2s of synthetic users, mapped through the operator while they are opted in. */
 async function users(count: number): Promise<{ identities: Identity[]; uids: string[] }> {
   const identities: Identity[] = Array.from({ length: count }, (_, i) => (i % 2 ? { phone: people.phone() } : { email: people.email() }));
-  return { identities, uids: await rawUids(kit.kit, identities) };
+  return { identities, uids: await rawUids(env.kit.kit, identities) };
 }
-const leave = (identity: Identity) => optOut(kit.optout, identity);
+const leave = (identity: Identity) => optOut(env.kit.optout, identity);
 /** Raw UID2s nobody opted out of (32 random bytes, as the operator issues them). */
 const fillers = (count: number) => Array.from({ length: count }, () => randomBytes(32).toString('base64'));
 /** Every raw UID2 the sharer asked /v2/optout/status about since `sinceMs`. */
-const askedSince = (sinceMs: number) => new Set(callsTo(op, 'optout-status', sinceMs).flatMap((c) => c.uids ?? []));
+const askedSince = (sinceMs: number) => new Set(callsTo(env.op, 'optout-status', sinceMs).flatMap((c) => c.uids ?? []));
 
 /**
  * SHR-STATUS-BEFORE-SHARE probe: two users shared while opted in, one opts out, then a share of more than one
@@ -70,7 +52,7 @@ describe('the conformant sharer', () => {
     await leave(identities[1]!);
     const since = Date.now();
     expect(await driver.sharerShare([a, b, c, b, a])).toEqual([a, c, a]);
-    expect(callsTo(op, 'optout-status', since).map((call) => call.uids)).toEqual([[a, b, c]]);
+    expect(callsTo(env.op, 'optout-status', since).map((call) => call.uids)).toEqual([[a, b, c]]);
   });
 
   it(`SHR-STATUS-BEFORE-SHARE: asks in batches of at most ${STATUS_BATCH} and catches an opt-out in any batch`, async () => {
@@ -82,7 +64,7 @@ describe('the conformant sharer', () => {
     const since = Date.now();
     const shared = await driver.sharerShare([...crowd, uids[0]!]);
     expect(shared).toEqual(crowd);
-    expect(callsTo(op, 'optout-status', since).map((call) => [call.uids?.length, call.status])).toEqual([
+    expect(callsTo(env.op, 'optout-status', since).map((call) => [call.uids?.length, call.status])).toEqual([
       [STATUS_BATCH, 'success'],
       [STATUS_BATCH, 'success'],
       [2, 'success'],
@@ -93,7 +75,7 @@ describe('the conformant sharer', () => {
     const { driver } = await sharer();
     const since = Date.now();
     expect(await driver.sharerShare([])).toEqual([]);
-    expect(callsTo(op, 'optout-status', since)).toEqual([]);
+    expect(callsTo(env.op, 'optout-status', since)).toEqual([]);
   });
 
   it('refuses bad driver input with 400 and an unknown action with 404', async () => {
@@ -108,7 +90,7 @@ describe('the conformant sharer', () => {
     const gone = await startTestOperator();
     await gone.close();
     const started = await startRole(gone, 'sharer', createSharer);
-    running.push(started);
+    env.track(started);
     const answer = await postDriver(started.url, '/sharer/share', { raw_uid2s: fillers(1) });
     expect(answer).toEqual({ status: 502, json: { error: expect.stringMatching(/opt-out status failed: .*unreachable/) } });
     expect(JSON.stringify(answer.json)).not.toContain(gone.credentials.apiKey);
