@@ -86,7 +86,8 @@ function send(res: ServerResponse, reply: Reply, nonce: Buffer | undefined, secr
     return reply.http;
   }
   const bytes = reply.kind === 'bare' ? sealBareResponse(reply.key, reply.payload) : sealResponse(secret!, nonce!, reply.payload);
-  const body = octetStream ? bytes : Buffer.from(bytes.toString('base64'), 'latin1');
+  // Base64 goes out as a string: node:http then writes head and body in one go instead of a writev.
+  const body = octetStream ? bytes : bytes.toString('base64');
   res.writeHead(200, { 'Content-Type': octetStream ? 'application/octet-stream' : 'text/plain', 'Content-Length': body.length }).end(body);
   return 200;
 }

@@ -1,6 +1,6 @@
 // How the simulated operator turns a hashed DII into the values it keys on and hands out (UID2-SPEC §5.1):
 // the first-level hash (opt-out key, stable) and the raw UID2 (salted per bucket).
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { sha256, type DiiKind, type HashedDii } from '../wire/dii.ts';
 
 export type TestIdentityBehavior = 'always-optout' | 'refresh-optout' | 'never-optout';
@@ -43,7 +43,7 @@ export class IdentityService {
 
   /** SHA-256 of (base64 of the DII hash) followed by the first-level salt: the opt-out key. */
   firstLevelHash(dii: HashedDii): Buffer {
-    return createHash('sha256').update(dii.hash.toString('base64') + this.firstLevelSalt).digest();
+    return sha256(dii.hash.toString('base64') + this.firstLevelSalt);
   }
 
   bucketOf(firstLevel: Buffer): number {
@@ -56,8 +56,10 @@ export class IdentityService {
 
   /** 33 bytes: a type byte (scope 0 = UID2, identity type in bits 2–3) then SHA-256(first-level ‖ bucket salt). */
   rawUid(kind: DiiKind, firstLevel: Buffer): Buffer {
-    const salted = createHash('sha256').update(firstLevel).update(this.bucketSalts[this.bucketOf(firstLevel)]!).digest();
-    return Buffer.concat([Buffer.from([kind === 'phone' ? 0x04 : 0x00]), salted]);
+    const raw = Buffer.allocUnsafe(33);
+    raw[0] = kind === 'phone' ? 0x04 : 0x00;
+    sha256(Buffer.concat([firstLevel, this.bucketSalts[this.bucketOf(firstLevel)]!])).copy(raw, 1);
+    return raw;
   }
 
   testBehavior(dii: HashedDii): TestIdentityBehavior | undefined {

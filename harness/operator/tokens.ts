@@ -1,7 +1,8 @@
 // Token issuing for the simulated operator: v4 advertising tokens under a master and a site key
 // (UID2-TOKEN-FORMAT §1, §5) and the 388-character wrapped refresh token (UID2-SPEC §2.5).
 import { encodeAdvertisingToken, decodeAdvertisingToken, type TokenKey } from '../wire/advertising-token.ts';
-import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, randomKey, secureRandom } from '../wire/gcm.ts';
+import { readInt64BE, writeInt64BE, zeroed } from '../wire/bytes.ts';
+import { decodeBase64Strict, gcmDecrypt, gcmEncryptAfter, randomKey, secureRandom } from '../wire/gcm.ts';
 import type { DiiKind } from '../wire/dii.ts';
 import type { IdentityBody } from '../wire/identity.ts';
 
@@ -94,20 +95,20 @@ export class TokenService {
 
   /** scope(0x00) ‖ key id ‖ GCM(refresh key, {"refresh_response_key","refresh_token"}) as base64 (§2.5). */
   private wrap(claims: RefreshClaims, responseKey: Buffer): string {
-    const inner = Buffer.alloc(INNER_TOKEN_BYTES);
+    const inner = zeroed(INNER_TOKEN_BYTES);
     let at = inner.writeUInt8(INNER_VERSION, 0);
     at = inner.writeUInt8(claims.kind === 'phone' ? 1 : 0, at);
     at = inner.writeInt32BE(claims.privacyBits, at);
     at = inner.writeInt32BE(claims.siteId, at);
-    at = inner.writeBigInt64BE(BigInt(claims.establishedMs), at);
-    at = inner.writeBigInt64BE(BigInt(claims.refreshExpiresMs), at);
+    at = writeInt64BE(inner, claims.establishedMs, at);
+    at = writeInt64BE(inner, claims.refreshExpiresMs, at);
     at += claims.firstLevel.copy(inner, at);
-    Buffer.from(claims.tokenId, 'hex').copy(inner, at); // the rest stays zero padding
+    inner.write(claims.tokenId, at, 'hex'); // the rest stays zero padding
     const json = JSON.stringify({ refresh_response_key: responseKey.toString('base64'), refresh_token: inner.toString('base64') });
-    const head = Buffer.alloc(5);
+    const head = Buffer.allocUnsafe(5);
     head.writeUInt8(0x00, 0);
     head.writeInt32BE(this.refreshKey.id, 1);
-    return Buffer.concat([head, gcmEncrypt(this.refreshKey.secret, Buffer.from(json, 'utf8'))]).toString('base64');
+    return gcmEncryptAfter(head, this.refreshKey.secret, Buffer.from(json, 'utf8')).toString('base64');
   }
 
   /** Parses a 388-char wrapped refresh token, with the operator's error messages (UID2-SPEC §1.2). */
@@ -134,8 +135,8 @@ export class TokenService {
         kind: inner[1] === 1 ? 'phone' : 'email',
         privacyBits: inner.readInt32BE(2),
         siteId: inner.readInt32BE(6),
-        establishedMs: Number(inner.readBigInt64BE(10)),
-        refreshExpiresMs: Number(inner.readBigInt64BE(18)),
+        establishedMs: readInt64BE(inner, 10),
+        refreshExpiresMs: readInt64BE(inner, 18),
         firstLevel: Buffer.from(inner.subarray(26, 58)),
         tokenId: inner.subarray(58, 66).toString('hex'),
       },

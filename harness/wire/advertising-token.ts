@@ -1,7 +1,8 @@
 // UID2 advertising token v4 (UID2-TOKEN-FORMAT §1): what the official server SDKs decrypt.
 // Layout: prefix(1) ‖ version 0x80 ‖ master key id(int32) ‖ GCM(master key, master payload);
 // master payload: expiry ms ‖ generated ms ‖ operator fields ‖ site key id ‖ GCM(site key, site payload).
-import { gcmDecrypt, gcmEncrypt, GcmAuthError } from './gcm.ts';
+import { readInt64BE, writeInt64BE, zeroed } from './bytes.ts';
+import { gcmDecrypt, gcmEncrypt, gcmEncryptAfter, GcmAuthError } from './gcm.ts';
 import type { DiiKind } from './dii.ts';
 
 export const TOKEN_VERSION_V4 = 0x80;
@@ -31,27 +32,28 @@ function prefixByte(scope: 'UID2' | 'EUID', kind: DiiKind): number {
 
 /** Encodes a v4 token as base64url without padding, as the operator emits it (§1.1). */
 export function encodeAdvertisingToken(fields: AdvertisingTokenFields, master: TokenKey, site: TokenKey): string {
-  const sitePayload = Buffer.alloc(36);
+  const sitePayload = zeroed(36 + fields.rawUid.length);
   sitePayload.writeInt32BE(fields.siteId, 0);
   // publisher id (8) and client key id (4) stay 0
   sitePayload.writeInt32BE(fields.privacyBits, 16);
-  sitePayload.writeBigInt64BE(BigInt(fields.establishedMs), 20);
-  sitePayload.writeBigInt64BE(BigInt(fields.generatedMs), 28);
-  const siteBlob = gcmEncrypt(site.secret, Buffer.concat([sitePayload, fields.rawUid]));
+  writeInt64BE(sitePayload, fields.establishedMs, 20);
+  writeInt64BE(sitePayload, fields.generatedMs, 28);
+  fields.rawUid.copy(sitePayload, 36);
+  const siteBlob = gcmEncrypt(site.secret, sitePayload);
 
-  const masterPayload = Buffer.alloc(33);
-  masterPayload.writeBigInt64BE(BigInt(fields.expiresMs), 0);
-  masterPayload.writeBigInt64BE(BigInt(fields.generatedMs), 8);
+  const masterPayload = zeroed(33 + siteBlob.length);
+  writeInt64BE(masterPayload, fields.expiresMs, 0);
+  writeInt64BE(masterPayload, fields.generatedMs, 8);
   // operator site id 0, operator type 1 (Service), operator version 0, operator key id 0
   masterPayload.writeUInt8(1, 20);
   masterPayload.writeInt32BE(site.id, 29);
-  const masterBlob = gcmEncrypt(master.secret, Buffer.concat([masterPayload, siteBlob]));
+  siteBlob.copy(masterPayload, 33);
 
-  const header = Buffer.alloc(6);
+  const header = Buffer.allocUnsafe(6);
   header.writeUInt8(prefixByte(fields.scope, fields.kind), 0);
   header.writeUInt8(TOKEN_VERSION_V4, 1);
   header.writeInt32BE(master.id, 2);
-  return Buffer.concat([header, masterBlob]).toString('base64url');
+  return gcmEncryptAfter(header, master.secret, masterPayload).toString('base64url');
 }
 
 export type TokenDecodeFailure = 'invalid_payload' | 'version_not_supported' | 'unknown_master_key' | 'unknown_site_key';
@@ -84,11 +86,11 @@ export function decodeAdvertisingToken(token: string, keyById: (id: number) => B
       fields: {
         scope: (prefix >> 4) & 1 ? 'EUID' : 'UID2',
         kind: (prefix & 0x0f) >> 2 === 1 ? 'phone' : 'email',
-        expiresMs: Number(master.readBigInt64BE(0)),
-        generatedMs: Number(master.readBigInt64BE(8)),
+        expiresMs: readInt64BE(master, 0),
+        generatedMs: readInt64BE(master, 8),
         siteId: site.readInt32BE(0),
         privacyBits: site.readInt32BE(16),
-        establishedMs: Number(site.readBigInt64BE(20)),
+        establishedMs: readInt64BE(site, 20),
         rawUid: Buffer.from(site.subarray(36)),
       },
     };

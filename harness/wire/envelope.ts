@@ -1,6 +1,7 @@
 // The UID2 v2 request/response envelope (UID2-SPEC §2.2–§2.4), both sides:
 // the client seals requests and opens responses; the simulated operator does the reverse.
-import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, GcmAuthError, IV_BYTES, secureRandom, TAG_BYTES } from './gcm.ts';
+import { readInt64BE, writeInt64BE } from './bytes.ts';
+import { decodeBase64Strict, gcmDecrypt, gcmEncrypt, gcmEncryptAfter, GcmAuthError, IV_BYTES, secureRandom, TAG_BYTES } from './gcm.ts';
 
 export const ENVELOPE_VERSION = 1;
 export const NONCE_BYTES = 8;
@@ -19,15 +20,17 @@ export class EnvelopeError extends Error {
   }
 }
 
-function dataEnvelope(timestampMs: number, nonce: Buffer, json: Buffer): Buffer {
-  const head = Buffer.alloc(TS_BYTES);
-  head.writeBigInt64BE(BigInt(timestampMs));
-  return Buffer.concat([head, nonce, json]);
+/** ts(8) ‖ nonce(8) ‖ JSON, written into one buffer. */
+function dataEnvelope(timestampMs: number, nonce: Buffer, payload: unknown): Buffer {
+  const json = payload === undefined ? '' : JSON.stringify(payload);
+  const plain = Buffer.allocUnsafe(TS_BYTES + NONCE_BYTES + Buffer.byteLength(json, 'utf8'));
+  writeInt64BE(plain, timestampMs, 0);
+  nonce.copy(plain, TS_BYTES);
+  plain.write(json, TS_BYTES + NONCE_BYTES, 'utf8');
+  return plain;
 }
 
-function jsonBytes(payload: unknown): Buffer {
-  return payload === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(payload), 'utf8');
-}
+const VERSION_HEAD = Buffer.from([ENVELOPE_VERSION]);
 
 // ---------------------------------------------------------------- client side
 
@@ -44,8 +47,8 @@ export function sealRequest(
   options: { nowMs?: number; nonce?: Buffer } = {},
 ): SealedRequest {
   const nonce = options.nonce ?? secureRandom(NONCE_BYTES);
-  const plain = dataEnvelope(options.nowMs ?? Date.now(), nonce, jsonBytes(payload));
-  return { bytes: Buffer.concat([Buffer.from([ENVELOPE_VERSION]), gcmEncrypt(secret, plain)]), nonce };
+  const plain = dataEnvelope(options.nowMs ?? Date.now(), nonce, payload);
+  return { bytes: gcmEncryptAfter(VERSION_HEAD, secret, plain), nonce };
 }
 
 /** Accepts the body as base64 text or raw bytes (for octet-stream answers). */
@@ -137,7 +140,7 @@ function openEnvelope(secret: Buffer, bytes: Buffer, options: { nowMs?: number; 
   } catch {
     return { ok: false, message: 'Invalid body: Check encryption key (ClientSecret).' };
   }
-  const timestampMs = Number(plain.readBigInt64BE(0));
+  const timestampMs = readInt64BE(plain, 0);
   // The operator truncates the drift to whole minutes and rejects above one (UID2-SPEC §2.3).
   const driftMinutes = Math.trunc(Math.abs((options.nowMs ?? Date.now()) - timestampMs) / 60_000);
   if (driftMinutes > (options.maxDriftMinutes ?? 1)) {
@@ -155,10 +158,10 @@ function openEnvelope(secret: Buffer, bytes: Buffer, options: { nowMs?: number; 
 
 /** Seals an HTTP 200 answer under the client secret, echoing the request nonce. */
 export function sealResponse(secret: Buffer, nonce: Buffer, payload: unknown, nowMs: number = Date.now()): Buffer {
-  return gcmEncrypt(secret, dataEnvelope(nowMs, nonce, jsonBytes(payload)));
+  return gcmEncrypt(secret, dataEnvelope(nowMs, nonce, payload));
 }
 
 /** Seals a refresh or CSTG answer: the bare JSON under the given key. */
 export function sealBareResponse(key: Buffer, payload: unknown): Buffer {
-  return gcmEncrypt(key, jsonBytes(payload));
+  return gcmEncrypt(key, Buffer.from(payload === undefined ? '' : JSON.stringify(payload), 'utf8'));
 }

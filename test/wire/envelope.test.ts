@@ -336,6 +336,24 @@ describe('decodeBase64Strict', () => {
     );
   });
 
+  it('agrees with the plain strict-alphabet rule on any text (the canonical fast path changes nothing)', () => {
+    const byRule = (text: string) =>
+      /^[A-Za-z0-9+/]*={0,2}$/.test(text) && text.length % 4 !== 1 && !(text.includes('=') && text.length % 4 !== 0)
+        ? Buffer.from(text, 'base64')
+        : undefined;
+    const nearBase64 = fc.string({ unit: fc.constantFrom(...'ABCQgw+/=-_ \n!'.split('')), maxLength: 12 });
+    const canonical = fc.uint8Array({ maxLength: 40 }).map((raw) => Buffer.from(raw).toString('base64'));
+    fc.assert(
+      fc.property(fc.oneof(nearBase64, canonical, fc.string()), (text) => {
+        const expected = byRule(text);
+        const actual = decodeBase64Strict(text);
+        expect(actual === undefined).toBe(expected === undefined);
+        if (expected) expect(actual?.equals(expected)).toBe(true);
+      }),
+      { seed: 65, numRuns: 2000 },
+    );
+  });
+
   it('rejects base64 with any foreign character inserted anywhere', () => {
     const foreign = fc
       .integer({ min: 0, max: 0xff })
