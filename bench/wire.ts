@@ -104,7 +104,9 @@ const serverRssKb = (await ask()).maxRssKb;
 servers.send('stop');
 
 /** Ratios per round (same round, same load), then the median of those. */
-const ratio = (a: Path, b: Path) => median(samples[a].rate.map((r, i) => r / samples[b].rate[i]!));
+const ratios = (a: Path, b: Path) => samples[a].rate.map((r, i) => r / samples[b].rate[i]!);
+const ratio = (a: Path, b: Path) => median(ratios(a, b));
+const TARGET = 0.65;
 const LABELS: Record<Path, string> = {
   plain: 'plain JSON, bare node:http server',
   minimal: 'minimal AES-GCM envelope, bare server',
@@ -117,6 +119,10 @@ for (const path of paths) {
   const s = samples[path];
   console.log(`  ${LABELS[path].padEnd(40)} ${median(s.rate).toFixed(0).padStart(6)} req/s   ${ratio(path, 'plain').toFixed(3)} x plain   CPU/request: client ${median(s.client).toFixed(0)} us, server ${median(s.server).toFixed(0)} us`);
 }
-console.log(`  encrypted generate / plain: ${ratio('generate', 'plain').toFixed(3)} (target >= 0.65); an ideal minting server reaches ${ratio('minting', 'plain').toFixed(3)}`);
+const ceiling = ratios('minting', 'plain');
+const generate = ratio('generate', 'plain');
+console.log(`  encrypted generate / plain: ${generate.toFixed(3)} (target >= ${TARGET}): ${generate >= TARGET ? 'met' : 'NOT met'}`);
+// The ideal minting server does only the cryptography every generate must do, so it bounds any implementation.
+console.log(`  ceiling, the ideal minting server / plain: ${ratio('minting', 'plain').toFixed(3)} (rounds ${Math.min(...ceiling).toFixed(3)}-${Math.max(...ceiling).toFixed(3)})${Math.max(...ceiling) < TARGET ? `: below ${TARGET} in every round, so no generate that mints real tokens reaches the target on this machine` : ''}`);
 console.log(`  wire layer / minimal envelope: ${ratio('status', 'minimal').toFixed(3)}; kit generate / ideal minting server: ${ratio('generate', 'minting').toFixed(3)}`);
 console.log(`  peak RSS: client ${(process.resourceUsage().maxRSS / 1024).toFixed(1)} MB, servers ${(serverRssKb / 1024).toFixed(1)} MB`);

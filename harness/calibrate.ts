@@ -34,12 +34,21 @@ export interface CalibrationOptions {
   onRow?: (row: CalibrationRow) => void;
 }
 
+/**
+ * The rules a fault must fail under a selection of checks: those it breaks that a selected check judges.
+ * Empty means the selection cannot see the fault at all, so calibrating it would prove nothing.
+ */
+export function expectedFailures(breaks: readonly string[], checks: readonly { rule: string }[]): string[] {
+  const judged = new Set(checks.map((c) => c.rule));
+  return breaks.filter((rule) => judged.has(rule)).sort();
+}
+
 const failing = (results: readonly CheckResult[]) => [...new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.rule))].sort();
 
 export async function calibrate(options: CalibrationOptions): Promise<CalibrationRow[]> {
   const runs: Array<OperatorFaultName | undefined> = [
     ...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined),
-    ...(options.faults ?? OPERATOR_FAULTS.map((f) => f.name)),
+    ...(options.faults ?? OPERATOR_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0).map((f) => f.name)),
   ];
   const rows: CalibrationRow[] = [];
   for (const fault of runs) {
@@ -57,7 +66,7 @@ export async function calibrate(options: CalibrationOptions): Promise<Calibratio
           deadlineMs: Date.now() + 10 * 60_000,
         },
       );
-      const expected = fault ? [...OPERATOR_FAULTS.find((f) => f.name === fault)!.breaks].sort() : [];
+      const expected = fault ? expectedFailures(OPERATOR_FAULTS.find((f) => f.name === fault)!.breaks, options.checks) : [];
       const failed = failing(session.results);
       const undecided = session.results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
       const row: CalibrationRow = { fault, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results: session.results };
@@ -92,7 +101,8 @@ export async function calibrateParticipants(options: {
   runs?: number;
   onRow?: (row: ParticipantCalibrationRow) => void;
 }): Promise<ParticipantCalibrationRow[]> {
-  const runs: Array<ParticipantFault | undefined> = [...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined), ...(options.faults ?? PARTICIPANT_FAULTS)];
+  const seen = PARTICIPANT_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0);
+  const runs: Array<ParticipantFault | undefined> = [...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined), ...(options.faults ?? seen)];
   const rows: ParticipantCalibrationRow[] = [];
   for (const fault of runs) {
     const settings: ParticipantSettings = {
@@ -113,7 +123,7 @@ export async function calibrateParticipants(options: {
         { driverUrl: reference.url, operator, webhook: new Webhook(reference.webhookTemplate, { method: 'GET', timeoutMs: 10_000 }), requestTimeoutMs: 10_000 },
         { checks: options.checks, settings, checkTimeoutMs: 60_000, concurrency: 4, deadlineMs: Date.now() + 10 * 60_000 },
       );
-      const expected = fault ? [...fault.breaks].sort() : [];
+      const expected = fault ? expectedFailures(fault.breaks, options.checks) : [];
       const failed = failing(results);
       const undecided = results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
       const row = { fault: fault && `${fault.role}:${fault.name}`, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results };

@@ -8,7 +8,7 @@ import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator
 import { findRule, RULES } from './rules.ts';
 import { validateWith } from './engine/schemas.ts';
 import { RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
-import { calibrate, calibrateParticipants } from './calibrate.ts';
+import { calibrate, calibrateParticipants, expectedFailures } from './calibrate.ts';
 import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
@@ -114,6 +114,11 @@ async function calibrateCommand(options: { fault: string[]; check: string[]; con
   if (operatorChecks.length + participantChecks.length === 0) throw new UsageError('--check: no check matches');
   const operatorFaults = options.fault.filter((f) => findOperatorFault(f)) as OperatorFaultName[];
   const participantFaults = PARTICIPANT_FAULTS.filter((p) => options.fault.includes(p.name));
+  const unseen = [
+    ...operatorFaults.filter((f) => expectedFailures(findOperatorFault(f)!.breaks, operatorChecks).length === 0),
+    ...participantFaults.filter((p) => expectedFailures(p.breaks, participantChecks).length === 0).map((p) => p.name),
+  ];
+  if (unseen.length > 0) throw new UsageError(`--check: no selected check judges a rule that fault ${unseen.join(', ')} breaks`);
   const conformantRuns = options.fault.length > 0 ? 0 : Number(options.conformantRuns);
   const print = (row: { fault?: string; ok: boolean; expected: string[]; failed: string[]; undecided: string[]; results: CheckResult[] }) => {
     process.stdout.write(`${row.ok ? 'OK  ' : 'MISS'} ${(row.fault ?? 'conformant').padEnd(40)} expected [${row.expected.join(', ')}] failed [${row.failed.join(', ')}]\n`);

@@ -33,6 +33,14 @@ function targetArgs(op: RunningOperator, dir: string): string[] {
     '--cstg-public-key', c.cstgPublicKey, '--cstg-subscription-id', c.cstgSubscriptionId, '--propagation-timeout', '2s', '--out', dir];
 }
 
+describe('uid2-conformance calibrate', () => {
+  it('refuses a fault that no selected check can see (exit 2), instead of reporting it as missed', async () => {
+    const { code, stderr } = await cli(['calibrate', '--check', 'cstg.', '--fault', 'logout-not-idempotent']);
+    expect(code).toBe(2);
+    expect(stderr).toContain('no selected check judges a rule that fault logout-not-idempotent breaks');
+  });
+});
+
 describe('uid2-conformance run', () => {
   it('passes on the embedded operator, writes a valid report and prints nothing sensitive', async () => {
     const dir = join(out, 'embedded');

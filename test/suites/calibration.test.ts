@@ -2,7 +2,7 @@
 // named fault fails exactly the rules that fault breaks, and against the conformant operator, run
 // repeatedly with different seeds, passes with zero failures and nothing undecided.
 import { describe, expect, it } from 'vitest';
-import { calibrate, type CalibrationRow } from '../../harness/calibrate.ts';
+import { calibrate, expectedFailures, type CalibrationRow } from '../../harness/calibrate.ts';
 import { OPERATOR_FAULTS } from '../../harness/operator/faults.ts';
 import { OPERATOR_CHECKS, validateRegistry } from '../../suites/operator/index.ts';
 import { RULES } from '../../harness/rules.ts';
@@ -37,4 +37,22 @@ describe('calibration', () => {
       expect(row!.results.every((r) => r.status === 'pass'), explain(row!)).toBe(true);
     }
   }, 300_000);
+});
+
+describe('calibration under a check selection', () => {
+  it('expects only the rules the selected checks judge', () => {
+    const checks = [{ rule: 'OP-GEN-OPTOUT' }, { rule: 'OP-MAP-OPTOUT' }];
+    expect(expectedFailures(['OP-MAP-OPTOUT', 'OP-GEN-OPTOUT', 'OP-STATUS-OPTOUT'], checks)).toEqual(['OP-GEN-OPTOUT', 'OP-MAP-OPTOUT']);
+    expect(expectedFailures(['OP-STATUS-OPTOUT'], checks)).toEqual([]);
+  });
+
+  it('runs only the faults the selection can see, and each fails exactly its judged rules', async () => {
+    const checks = OPERATOR_CHECKS.filter((c) => c.id.startsWith('refresh.'));
+    const rows = await calibrate({ checks, conformantRuns: 0 });
+    const seen = OPERATOR_FAULTS.filter((f) => f.breaks.some((rule) => checks.some((c) => c.rule === rule))).map((f) => f.name);
+    expect(seen.length).toBeGreaterThan(0);
+    expect(seen.length).toBeLessThan(OPERATOR_FAULTS.length);
+    expect(rows.map((r) => r.fault)).toEqual(seen);
+    for (const row of rows) expect(row.ok, explain(row)).toBe(true);
+  }, 120_000);
 });
