@@ -29,6 +29,8 @@ export const ENDPOINT_OF_PATH: Readonly<Record<string, Endpoint>> = {
 };
 
 export interface OperatorCall {
+  /** Order of logging, from 1: exact where `at` is not (a driver answer and the call it caused share a ms). */
+  seq: number;
   at: number;
   endpoint: Endpoint;
   /** `<kind>:<base64 SHA-256 of the normalized DII>` of every valid DII in the request. */
@@ -66,12 +68,15 @@ const MAX_CALLS = 100_000;
 export class CallLog {
   private readonly calls: OperatorCall[] = [];
   private readonly listeners = new Set<(call: OperatorCall) => void>();
+  /** The sequence number of the last call logged (0: none yet). */
+  lastSeq = 0;
 
   /** Off unless a participant session needs it: recording costs a hash per DII on every request. */
   constructor(readonly enabled = false) {}
 
-  add(call: OperatorCall): void {
+  add(fields: Omit<OperatorCall, 'seq'>): void {
     if (!this.enabled) return;
+    const call = { seq: ++this.lastSeq, ...fields };
     this.calls.push(call);
     if (this.calls.length > MAX_CALLS) this.calls.shift();
     for (const listener of this.listeners) listener(call);

@@ -15,7 +15,7 @@
 import { fail, undecided, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
-import { decodeToken, describePlan, generateCalls, label, listUsers, newUsers, planArbitrary, plural, Recorder, runPlan, seqOf, sleep, timing, type User } from './support.ts';
+import { decodeToken, describePlan, generateCalls, label, listUsers, newUsers, planArbitrary, plural, Recorder, runPlan, sleep, timing, type User } from './support.ts';
 
 /** How many more generate requests for a person the kit tolerates after its first optout answer. */
 export const FURTHER_GENERATES_ALLOWED = 1;
@@ -27,7 +27,7 @@ function judgeOptoutResponse(ctx: ParticipantCheckContext, users: readonly User[
     const calls = generateCalls(ctx, user, sinceMs);
     const first = calls.findIndex((c) => c.status === 'optout');
     if (first < 0) continue;
-    const answered = seqOf(ctx, calls[first]!);
+    const answered = calls[first]!.seq;
     // Every answer given after the optout answer reached the publisher, including the one to the request
     // that caused it.
     const served = rec.of(user).find((a) => a.seqAfter >= answered && a.token !== null);

@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { fail, undecided, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
-import { chainOf, decodeToken, label, listUsers, plural, seqOf, type User } from './support.ts';
+import { chainOf, decodeToken, label, listUsers, plural, type User } from './support.ts';
 import { describeMembers, lastLogin, memberArbitrary, runTimeline, type Member, type MemberSpec, type Timeline, timedRuns } from './timeline.ts';
 
 /** When the member's chain first answered optout to a refresh (kit clock), if it did. */
@@ -20,7 +20,7 @@ function optoutAnswer(ctx: ParticipantCheckContext, m: Member): { chain: string;
   const calls = ctx.callsAbout(m.user.canonical, m.loginStarted).filter((c) => c.endpoint === 'refresh' && c.chain === chain);
   const first = calls.findIndex((c) => c.status === 'optout');
   if (first < 0) return undefined;
-  return { chain, at: calls[first]!.at, seq: seqOf(ctx, calls[first]!), later: calls.length - first - 1 };
+  return { chain, at: calls[first]!.at, seq: calls[first]!.seq, later: calls.length - first - 1 };
 }
 
 const optedOut = (m: Member) => m.fate === 'global-now' || m.fate === 'global-after-refresh';

@@ -21,7 +21,6 @@ import {
   planArbitrary,
   Recorder,
   runPlan,
-  seqOf,
   sleep,
   spellingCount,
   timing,
@@ -37,7 +36,7 @@ function judgeSiteOptouts(ctx: ParticipantCheckContext, users: readonly User[], 
     const order = rec.siteOutOrder.get(user.n);
     if (since === undefined || seq === undefined || order === undefined) continue;
     // From the acknowledgement on, exactly (the call log's sequence, not its milliseconds).
-    const calls = generateCalls(ctx, user, since - 1).filter((c) => seqOf(ctx, c) > seq);
+    const calls = generateCalls(ctx, user, since - 1).filter((c) => c.seq > seq);
     if (calls.length > 0) {
       const endpoints = [...new Set(calls.map((c) => c.endpoint))].join(', ');
       fail(`${context}: the publisher sent ${plural(calls.length, `${endpoints} request`)} for ${label(user)} after it opted out of the site (any form of its DII counts)`);

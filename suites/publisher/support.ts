@@ -135,32 +135,11 @@ export const callsTo = (ctx: ParticipantCheckContext, user: User, endpoint: Endp
   ctx.callsAbout(user.canonical, sinceMs).filter((c) => c.endpoint === endpoint);
 
 /**
- * The order of the operator's calls, exact where milliseconds are not (a driver answer and the generate it
- * caused often share one): every call logged from the first recorder of a session on gets a sequence number,
- * and each recorded answer keeps the numbers before and after it. A call caused by a driver request is logged
- * before the request is answered, so it falls in (seqBefore, seqAfter].
+ * The sequence number of the last call logged so far. Each recorded answer keeps the log's numbers before and
+ * after it (`OperatorCall.seq`, exact where milliseconds tie): a call a driver request caused is logged before
+ * the request is answered, so it falls in (seqBefore, seqAfter].
  */
-interface Sequencer {
-  n: number;
-  of: WeakMap<OperatorCall, number>;
-}
-const SEQUENCERS = new WeakMap<RunningOperator, Sequencer>();
-
-function sequencer(operator: RunningOperator): Sequencer {
-  let seq = SEQUENCERS.get(operator);
-  if (!seq) {
-    const created: Sequencer = { n: 0, of: new WeakMap() };
-    operator.operator.calls.onCall((call) => created.of.set(call, ++created.n));
-    SEQUENCERS.set(operator, (seq = created));
-  }
-  return seq;
-}
-
-/** The call's sequence number (0: logged before any recorder of the session existed). */
-export const seqOf = (ctx: ParticipantCheckContext, call: OperatorCall): number => sequencer(ctx.operator).of.get(call) ?? 0;
-
-/** The sequence number of the last call logged so far. */
-export const seqNow = (ctx: ParticipantCheckContext): number => sequencer(ctx.operator).n;
+export const seqNow = (ctx: ParticipantCheckContext): number => ctx.operator.operator.calls.lastSeq;
 
 /** A time strictly after every call the operator logged so far (waits out the current millisecond). */
 export async function markAfterNow(): Promise<number> {
@@ -235,7 +214,7 @@ export interface Answer {
   ended: number;
   /** Its place among the recorder's own events (answers and opt-outs), in the order the kit made them. */
   order: number;
-  /** The operator's call sequence before the request and when its answer came (see seqOf). */
+  /** The operator's call sequence before the request and when its answer came (see seqNow). */
   seqBefore: number;
   seqAfter: number;
   token: string | null;
@@ -255,9 +234,7 @@ export class Recorder {
   readonly globalOutAt = new Map<number, number>();
   ticks = 0;
 
-  constructor(private readonly ctx: ParticipantCheckContext) {
-    sequencer(ctx.operator);
-  }
+  constructor(private readonly ctx: ParticipantCheckContext) {}
 
   private async answer(op: 'login' | 'ad', user: User, spelling: number): Promise<string | null> {
     const started = Date.now();

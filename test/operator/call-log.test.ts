@@ -30,6 +30,9 @@ describe('call log', () => {
       ['optout-status', [], undefined, 'success'],
     ]);
     expect(calls[3]!.uids).toEqual(['AAAA', 'BBBB']);
+    // Sequence numbers order calls exactly where milliseconds tie, and lastSeq is the newest.
+    expect(calls.map((c) => c.seq - calls[0]!.seq)).toEqual([0, 1, 2, 3]);
+    expect(op.operator.calls.lastSeq).toBe(calls[3]!.seq);
   });
 
   it('logs a refused logout with the person it was about', async () => {
