@@ -14,6 +14,10 @@ export function checkSeed(runSeed: number, checkId: string): number {
 /**
  * Checks `predicate` on generated values. The predicate throws through `fail()` when the target breaks the
  * rule; a transport error ends the check as `error` without shrinking (it says nothing about the rule).
+ *
+ * `shrinkBudgetMs` bounds the time spent shrinking, for rules judged against a time bound: there each failing
+ * candidate costs the whole bound again. Once the first failure is older than the budget, further candidates
+ * are skipped (fc.pre), so the verdict keeps the smallest failing case found so far and its replay path stays exact.
  */
 export async function checkProperty<T>(
   ctx: { settings: { seed: number; runs: number }; replayPath?: string },
@@ -21,20 +25,26 @@ export async function checkProperty<T>(
   arbitrary: fc.Arbitrary<T>,
   predicate: (value: T) => Promise<void>,
   describe: (value: T) => string,
-  options: { runs?: number } = {},
+  options: { runs?: number; shrinkBudgetMs?: number } = {},
 ): Promise<string> {
   const seed = checkSeed(ctx.settings.seed, checkId);
   const runs = options.runs ?? ctx.settings.runs;
   let transport: TransportError | DriverError | undefined;
+  let firstFailureMs: number | undefined;
+  const overBudget = () => options.shrinkBudgetMs !== undefined && firstFailureMs !== undefined && Date.now() - firstFailureMs > options.shrinkBudgetMs;
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (value) => {
       if (transport) return; // stop spending requests once the target stopped answering
+      fc.pre(!overBudget());
       try {
         await predicate(value);
       } catch (e) {
         // Nothing to learn about the rule from a target that stopped answering: stop, do not shrink.
         if (e instanceof TransportError || e instanceof DriverError) transport = e;
-        else throw e;
+        else {
+          if (e instanceof CheckStop && e.verdict.status === 'fail') firstFailureMs ??= Date.now();
+          throw e;
+        }
       }
     }),
     { seed, numRuns: runs, ...(ctx.replayPath ? { path: ctx.replayPath, endOnFailure: true } : {}) },

@@ -12,7 +12,7 @@ import { fail, notApplicable, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { caseArbitrary, describeCase, describeStop, runCase, stopViolations, usesOfOptedIn, type Case, type Member, type Trace } from './model.ts';
-import { deliver, fire, newUser, nowSeconds, pause, randomRawUid, requireSomeUse, seconds, ShrinkBudget, Tokens, type BidItem } from './support.ts';
+import { deliver, fire, newUser, nowSeconds, pause, randomRawUid, requireSomeUse, seconds, Tokens, type BidItem } from './support.ts';
 
 const RULE = 'DSP-BID-OPTOUT';
 
@@ -119,22 +119,20 @@ export const bidOptoutChecks: Check<ParticipantCheckContext>[] = [
     title: 'generated populations (webhook opt-outs with and without \'+\', timestamps now or seconds back, some delivered twice; operator-only opt-outs; users who stay), bid in generated orders and bursts: no webhook-opted-out UID2 is used',
     async run(ctx) {
       const tokens = new Tokens(ctx);
-      const budget = new ShrinkBudget(Math.max(2000, ctx.settings.actWithinMs));
       let uses = 0;
       let judged = 0;
       const message = await checkProperty(
         ctx,
         this.id,
         caseArbitrary('webhook', ['stays', 'webhook', 'operator']),
-        (c) =>
-          budget.run(async () => {
-            const trace = await runCase(ctx, tokens, c, 'webhook');
-            uses += usesOfOptedIn(trace);
-            judged += webhookUsers(c).length;
-            judge(trace, ctx.settings.actWithinMs);
-          }),
+        async (c) => {
+          const trace = await runCase(ctx, tokens, c, 'webhook');
+          uses += usesOfOptedIn(trace);
+          judged += webhookUsers(c).length;
+          judge(trace, ctx.settings.actWithinMs);
+        },
         describeCase,
-        { runs: Math.min(ctx.settings.runs, 5) },
+        { runs: Math.min(ctx.settings.runs, 5), shrinkBudgetMs: Math.max(2000, ctx.settings.actWithinMs) },
       );
       requireSomeUse(uses, RULE);
       return `${message}; ${judged} users opted out by webhook, none used afterwards`;

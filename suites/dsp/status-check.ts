@@ -12,7 +12,7 @@ import { fail, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { caseArbitrary, describeCase, describeStop, runCase, stopViolations, usesOfOptedIn, type Case, type Fate, type Member, type Trace } from './model.ts';
-import { requireSomeUse, ShrinkBudget, Tokens } from './support.ts';
+import { requireSomeUse, Tokens } from './support.ts';
 
 const RULE = 'DSP-STATUS-CHECK';
 const LISTED = 'opted out at the operator only (listed by /v2/optout/status, no webhook call)';
@@ -75,22 +75,20 @@ export const statusCheckChecks: Check<ParticipantCheckContext>[] = [
     async run(ctx) {
       const tokens = new Tokens(ctx);
       const fates: Fate[] = ctx.webhook ? ['stays', 'webhook', 'operator'] : ['stays', 'operator'];
-      const budget = new ShrinkBudget(Math.max(2000, ctx.settings.actWithinMs));
       let uses = 0;
       let judged = 0;
       const message = await checkProperty(
         ctx,
         this.id,
         caseArbitrary('operator', fates),
-        (c) =>
-          budget.run(async () => {
-            const trace = await runCase(ctx, tokens, c, 'operator');
-            uses += usesOfOptedIn(trace);
-            judged += listedUsers(c);
-            judge(trace, ctx.settings.actWithinMs);
-          }),
+        async (c) => {
+          const trace = await runCase(ctx, tokens, c, 'operator');
+          uses += usesOfOptedIn(trace);
+          judged += listedUsers(c);
+          judge(trace, ctx.settings.actWithinMs);
+        },
         describeCase,
-        { runs: Math.min(ctx.settings.runs, 4) },
+        { runs: Math.min(ctx.settings.runs, 4), shrinkBudgetMs: Math.max(2000, ctx.settings.actWithinMs) },
       );
       requireSomeUse(uses, RULE);
       return `${message}; ${judged} users opted out at the operator only, none used after the bound`;

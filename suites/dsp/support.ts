@@ -19,11 +19,10 @@
 //   life left, and the checks take fresh tokens each round.
 // - Messages and notes name users by index, kind and raw UID2 shape, never by DII, token or raw UID2.
 import { randomBytes } from 'node:crypto';
-import fc from 'fast-check';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DriverIdentity } from '../../harness/client/driver-client.ts';
 import { OperatorClient, type Exchange } from '../../harness/client/operator-client.ts';
-import { CheckStop, notApplicable, undecided } from '../../harness/engine/check.ts';
+import { notApplicable, undecided } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { webhookAcknowledged, type WebhookCall } from '../../harness/engine/webhook.ts';
 import { encodeAdvertisingToken, type AdvertisingTokenFields } from '../../harness/wire/advertising-token.ts';
@@ -224,28 +223,6 @@ export async function deliver(ctx: ParticipantCheckContext, uid: string, epochSe
 export function requireSomeUse(uses: number, rule: string): void {
   if (uses === 0) {
     notApplicable(`the DSP used no UID2 in this check, not even of users who never opted out: ${rule} cannot be judged on a DSP that targets nobody (DSP-BID-ISOLATION fails it)`);
-  }
-}
-
-/**
- * Bounds the time a property spends shrinking: a failing case of a bound-judged rule costs the whole bound
- * (`actWithinMs`), and every shrink step that still fails costs it again. Once the first failure is older than
- * the budget, further candidates are skipped (fc.pre), so the report keeps the smallest failing case found so
- * far; its replay path stays exact.
- */
-export class ShrinkBudget {
-  private firstFailureMs: number | undefined;
-
-  constructor(private readonly budgetMs: number) {}
-
-  async run(predicate: () => Promise<void>): Promise<void> {
-    if (this.firstFailureMs !== undefined && Date.now() - this.firstFailureMs > this.budgetMs) fc.pre(false);
-    try {
-      await predicate();
-    } catch (e) {
-      if (e instanceof CheckStop && e.verdict.status === 'fail') this.firstFailureMs ??= Date.now();
-      throw e;
-    }
   }
 }
 

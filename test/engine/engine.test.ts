@@ -202,4 +202,34 @@ describe('checkProperty', () => {
     expect(error).toBeInstanceOf(TransportError);
     expect(calls).toBe(1);
   });
+
+  it('stops shrinking once the budget is spent, keeping the smallest failure found so far with an exact replay path', async () => {
+    const run = (c: CheckContext, shrinkBudgetMs?: number) => {
+      let failures = 0;
+      const verdict = checkProperty(
+        c,
+        'test.budget',
+        fc.integer({ min: 0, max: 10_000 }),
+        async (n) => {
+          if (n < 1234) return;
+          failures += 1;
+          await new Promise((resolve) => setTimeout(resolve, 30)); // a failing case costs its time bound
+          fail('too big');
+        },
+        (n) => `n=${n}`,
+        { shrinkBudgetMs },
+      ).catch((e) => e);
+      return verdict.then((e) => ({ e, failures }));
+    };
+    const unbounded = await run(ctx());
+    const bounded = await run(ctx(), 100);
+    expect(unbounded.e.verdict.counterexample.value).toBe('n=1234');
+    expect(bounded.e.verdict.status).toBe('fail');
+    expect(bounded.failures).toBeLessThan(unbounded.failures);
+    expect(bounded.failures).toBeLessThanOrEqual(6); // ~100 ms of 30 ms failures, plus the one in flight
+    const smallest = Number(/n=(\d+)/.exec(bounded.e.verdict.counterexample.value)![1]);
+    expect(smallest).toBeGreaterThanOrEqual(1234);
+    const replayed = await run(ctx(bounded.e.verdict.counterexample.path), 100);
+    expect(replayed.e.verdict.counterexample.value).toBe(`n=${smallest}`);
+  });
 });
