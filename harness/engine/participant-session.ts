@@ -12,11 +12,12 @@ import type { ParticipantRole } from '../participants/role.ts';
 import type { Progress } from '../progress.ts';
 import { hashDii, personKey } from '../wire/dii.ts';
 import type { Capability, Check } from './check.ts';
-import type { Evidence, CheckResult } from './result.ts';
+import type { CheckResult } from './result.ts';
 import { runChecks } from './runner.ts';
 import { SyntheticIdentities } from './synthetic.ts';
 import { Redactor } from './redact.ts';
-import { Webhook } from './webhook.ts';
+import type { Webhook, WebhookCall } from './webhook.ts';
+import { EvidenceLog } from './recording.ts';
 
 export interface ParticipantSettings {
   seed: number;
@@ -29,24 +30,18 @@ export interface ParticipantSettings {
 
 /** The driver as checks use it: every call kept, redacted, as the check's evidence; driver failures → error. */
 export class RecordingDriver {
-  private readonly kept: Evidence[] = [];
-
   constructor(
     private readonly driver: DriverClient,
     private readonly redactor: Redactor,
+    private readonly log: EvidenceLog,
   ) {}
-
-  get evidence(): Evidence[] {
-    return [...this.kept];
-  }
 
   /** `answerKey` names the answer as the driver protocol does, so its values get the right pseudonyms. */
   private async record<T>(path: string, request: unknown, call: () => Promise<T>, answerKey?: string): Promise<T> {
     const started = performance.now();
     const answer = await call();
     const response = answerKey === undefined ? {} : this.redactor.value({ [answerKey]: answer });
-    this.kept.push({ path, http: 200, request: this.redactor.value(request), response, ms: Math.round(performance.now() - started) });
-    if (this.kept.length > 60) this.kept.shift();
+    this.log.push({ path, http: 200, request: this.redactor.value(request), response, ms: Math.round(performance.now() - started) });
     return answer;
   }
 
@@ -60,7 +55,29 @@ export class RecordingDriver {
   share = (uids: string[]) => this.record('/sharer/share', { raw_uid2s: uids }, () => this.driver.sharerShare(uids), 'shared');
 
   note(text: string): void {
-    this.kept.push({ path: '', http: 0, note: text });
+    this.log.note(text);
+  }
+}
+
+/** The opt-out service's webhook as checks use it: every call kept, redacted, in the check's evidence. */
+export class RecordingWebhook {
+  constructor(
+    private readonly webhook: Webhook,
+    private readonly redactor: Redactor,
+    private readonly log: EvidenceLog,
+  ) {}
+
+  /** `what` says whose opt-out this is, in the check's words (never a DII or raw UID2). */
+  async call(rawUid2: string, optoutEpochSeconds: number, what: string): Promise<WebhookCall> {
+    const call = await this.webhook.call(rawUid2, optoutEpochSeconds);
+    this.log.push({
+      path: 'webhook',
+      http: call.http,
+      request: { method: this.webhook.options.method, uid2: this.redactor.uid(rawUid2), timestamp: optoutEpochSeconds },
+      ms: call.ms,
+      note: call.failure ? `opt-out of ${what}: no answer (${call.failure})` : `opt-out of ${what}`,
+    });
+    return call;
   }
 }
 
@@ -76,7 +93,7 @@ export interface ParticipantCheckContext {
   person(identity: DriverIdentity): string;
   /** The raw UID2 the kit's operator maps this identity to. */
   rawUid(identity: DriverIdentity): string;
-  webhook?: Webhook;
+  webhook?: RecordingWebhook;
   /** Whether the participant offers /publisher/tick. */
   hasTick: boolean;
   identities: SyntheticIdentities;
@@ -140,7 +157,8 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
     checks: options.checks,
     capabilities,
     contextFor: (check) => {
-      const recording = new RecordingDriver(driver, redactor);
+      const log = new EvidenceLog();
+      const recording = new RecordingDriver(driver, redactor, log);
       const ctx: ParticipantCheckContext = {
         driver: recording,
         operator: target.operator,
@@ -159,7 +177,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
           const dii = hashDii(field as 'email' | 'phone', value);
           return operator.identities.rawUid(dii.kind, operator.identities.firstLevelHash(dii)).toString('base64');
         },
-        webhook: target.webhook,
+        webhook: target.webhook && new RecordingWebhook(target.webhook, redactor, log),
         hasTick,
         identities,
         settings: options.settings,
@@ -167,7 +185,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
         replayPath: options.replayPaths?.get(check.id),
         note: (text) => recording.note(text),
       };
-      return { ctx, evidence: () => recording.evidence };
+      return { ctx, evidence: () => log.entries };
     },
     concurrency: options.concurrency,
     checkTimeoutMs: options.checkTimeoutMs,

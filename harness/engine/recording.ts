@@ -1,15 +1,37 @@
-// The operator client as checks use it: each call is recorded, redacted, as the check's evidence.
+// A check's evidence, and the operator client as checks use it: each call is recorded, redacted, as the
+// check's evidence. The driver and the webhook record into the same kind of log (participant-session.ts).
 import type { ClientOptions, DiiInput, Exchange, MapRequest, OperatorClient } from '../client/operator-client.ts';
 import type { Evidence } from './result.ts';
 import type { AnswerLedger } from './ledger.ts';
 import type { Redactor } from './redact.ts';
 
 /** Evidence kept per check; a property check makes hundreds of calls, the report keeps the last ones. */
-export const MAX_EVIDENCE = 40;
+export const MAX_EVIDENCE = 60;
 
-export class RecordingApi {
+/** The last MAX_EVIDENCE entries of a check's transcript, after a note of how many came before. */
+export class EvidenceLog {
   private readonly kept: Evidence[] = [];
   private dropped = 0;
+
+  push(entry: Evidence): void {
+    this.kept.push(entry);
+    if (this.kept.length > MAX_EVIDENCE) {
+      this.kept.shift();
+      this.dropped += 1;
+    }
+  }
+
+  note(text: string): void {
+    this.push({ path: '', http: 0, note: text });
+  }
+
+  get entries(): Evidence[] {
+    return this.dropped > 0 ? [{ path: '', http: 0, note: `… ${this.dropped} earlier entries not kept` }, ...this.kept] : [...this.kept];
+  }
+}
+
+export class RecordingApi {
+  private readonly log = new EvidenceLog();
 
   constructor(
     readonly client: OperatorClient,
@@ -52,11 +74,11 @@ export class RecordingApi {
 
   /** The transcript, redacted: the last MAX_EVIDENCE entries, after a note of how many came before. */
   get evidence(): Evidence[] {
-    return this.dropped > 0 ? [{ path: '', http: 0, note: `… ${this.dropped} earlier exchanges not kept` }, ...this.kept] : [...this.kept];
+    return this.log.entries;
   }
 
   note(text: string): void {
-    this.push({ path: '', http: 0, note: text });
+    this.log.note(text);
   }
 
   private async record(pending: Promise<Exchange>): Promise<Exchange> {
@@ -64,7 +86,7 @@ export class RecordingApi {
     this.ledger?.book.record(this.ledger.check, x);
     const body = x.body as { status?: unknown } | undefined;
     const request = x.path === '/v2/token/refresh' ? this.redactor.token('refresh', x.requestPayload) : this.redactor.value(x.requestPayload);
-    this.push({
+    this.log.push({
       path: x.path,
       http: x.http,
       ...(typeof body?.status === 'string' ? { status: body.status } : {}),
@@ -73,13 +95,5 @@ export class RecordingApi {
       ms: Math.round(x.durationMs),
     });
     return x;
-  }
-
-  private push(entry: Evidence): void {
-    this.kept.push(entry);
-    if (this.kept.length > MAX_EVIDENCE) {
-      this.kept.shift();
-      this.dropped += 1;
-    }
   }
 }

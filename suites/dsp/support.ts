@@ -193,8 +193,7 @@ export const nowSeconds = (): number => Math.floor(Date.now() / 1000);
 export async function callWebhook(ctx: ParticipantCheckContext, uid: string, epochSeconds: number, what: string): Promise<WebhookCall> {
   const webhook = ctx.webhook;
   if (!webhook) undecided("the DSP gave no opt-out webhook (--webhook)");
-  const call = await webhook.call(uid, epochSeconds);
-  ctx.note(`webhook: opt-out of ${what}, timestamp ${relation(epochSeconds * 1000, Date.now())} now: ${call.http === 0 ? `no answer (${call.failure})` : `HTTP ${call.http}`} in ${call.ms} ms`);
+  const call = await webhook.call(uid, epochSeconds, `${what}, timestamp ${relation(epochSeconds * 1000, Date.now())} now`);
   if (call.http === 0) undecided(`the DSP's webhook gave no answer to the opt-out of ${what} (${call.failure ?? 'no HTTP answer'}): the opt-out was not delivered`);
   return call;
 }

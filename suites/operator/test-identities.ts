@@ -4,7 +4,7 @@
 // validate@example.com / +12345678901 never opted out. These identities are usable on any host, so the
 // checks need nothing. Map requests carry one entry each (batch behavior is OP-MAP-*'s business), and
 // generate is never asked with an email_hash for the always-opted-out email (OP-GEN-OPTOUT covers that).
-import type { DiiInput, Exchange } from '../../harness/client/operator-client.ts';
+import type { DiiInput } from '../../harness/client/operator-client.ts';
 import { fail, type Check, type CheckContext } from '../../harness/engine/check.ts';
 import type { IssuedIdentity } from '../../harness/engine/population.ts';
 import { base64Hash } from '../../harness/engine/synthetic.ts';

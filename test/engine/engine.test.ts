@@ -9,6 +9,7 @@ import { consistently, eventually } from '../../harness/engine/eventually.ts';
 import { AnswerLedger } from '../../harness/engine/ledger.ts';
 import { Population } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
+import { EvidenceLog, MAX_EVIDENCE } from '../../harness/engine/recording.ts';
 import { Redactor } from '../../harness/engine/redact.ts';
 import { operatorContexts, runChecks, type RunPlan } from '../../harness/engine/runner.ts';
 import { Oracle } from '../../harness/oracle/oracle.ts';
@@ -157,6 +158,20 @@ describe('runner', () => {
     const results = await pending;
     expect(results.map((r) => r.status)).toEqual(['pass', 'skipped', 'skipped']);
     expect(results[1]!.message).toMatch(/interrupted/);
+  });
+});
+
+describe('EvidenceLog', () => {
+  it('keeps the last MAX_EVIDENCE entries after a note of how many came before', () => {
+    const log = new EvidenceLog();
+    log.note('first');
+    expect(log.entries).toEqual([{ path: '', http: 0, note: 'first' }]);
+    for (let i = 0; i < MAX_EVIDENCE + 5; i++) log.push({ path: `/p${i}`, http: 200 });
+    const entries = log.entries;
+    expect(entries).toHaveLength(MAX_EVIDENCE + 1);
+    expect(entries[0]!.note).toBe('… 6 earlier entries not kept');
+    expect(entries[1]!.path).toBe('/p5');
+    expect(entries.at(-1)!.path).toBe(`/p${MAX_EVIDENCE + 4}`);
   });
 });
 

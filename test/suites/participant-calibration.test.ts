@@ -37,3 +37,20 @@ describe('participant calibration', () => {
     }
   }, 300_000);
 });
+
+describe('participant evidence', () => {
+  it('records every webhook call in the check evidence, with the UID2 pseudonymized', async () => {
+    const checks = PARTICIPANT_CHECKS.filter((c) => c.id.startsWith('dsp.webhook-ack.'));
+    const [row] = await calibrateParticipants({ checks, faults: [], conformantRuns: 1 });
+    expect(row!.ok, explain(row!)).toBe(true);
+    const calls = row!.results.flatMap((r) => r.evidence).filter((e) => e.path === 'webhook');
+    expect(calls.length).toBeGreaterThan(0);
+    for (const call of calls) {
+      expect(call.http).toBe(200);
+      expect((call.request as { uid2: string }).uid2).toMatch(/^<uid2#\d+>$/);
+      expect(call.note).toMatch(/^opt-out of /);
+    }
+    // No raw UID2 (44 base64 characters) anywhere in the evidence.
+    expect(JSON.stringify(row!.results.map((r) => r.evidence))).not.toMatch(/[A-Za-z0-9+/]{43}=/);
+  }, 120_000);
+});
