@@ -10,6 +10,7 @@ import type { RunningOperator } from '../operator/index.ts';
 import type { TokenLifetimes } from '../operator/tokens.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import type { Progress } from '../progress.ts';
+import { encodeAdvertisingToken, type AdvertisingTokenFields, type DecodedToken } from '../wire/advertising-token.ts';
 import { hashDii, personKey } from '../wire/dii.ts';
 import type { Capability, Check } from './check.ts';
 import type { CheckResult } from './result.ts';
@@ -89,6 +90,17 @@ export interface ParticipantCheckContext {
   optOutGlobally(identity: DriverIdentity): Promise<{ ackMs: number }>;
   /** The operator's calls since a time, concerning a person (any DII form). */
   callsAbout(identity: DriverIdentity, sinceMs: number): readonly OperatorCall[];
+  /** Every call the operator logged since a time. */
+  calls(sinceMs: number): readonly OperatorCall[];
+  /** The sequence number of the last call logged so far (OperatorCall.seq). */
+  lastCallSeq(): number;
+  /** The kit operator's advertising tokens: decode what it issued; mint one as it would (with its keys). */
+  tokens: {
+    decode(token: string): DecodedToken;
+    mint(fields: AdvertisingTokenFields): string;
+    /** How long the tokens it issues live. */
+    identityLifetimeMs: number;
+  };
   /** The person key of an identity, as the call log writes it. */
   person(identity: DriverIdentity): string;
   /** The raw UID2 the kit's operator maps this identity to. */
@@ -170,6 +182,13 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
         callsAbout: (identity, sinceMs) => {
           const key = person(identity);
           return operator.calls.list(sinceMs).filter((c) => c.persons.includes(key));
+        },
+        calls: (sinceMs) => operator.calls.list(sinceMs),
+        lastCallSeq: () => operator.calls.lastSeq,
+        tokens: {
+          decode: (token) => operator.tokens.decodeAdvertising(token),
+          mint: (fields) => encodeAdvertisingToken(fields, operator.tokens.masterKey, operator.tokens.siteKey),
+          identityLifetimeMs: operator.tokens.lifetimes.identityExpiresAfterMs,
         },
         person,
         rawUid: (identity) => {

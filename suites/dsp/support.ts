@@ -25,7 +25,7 @@ import { OperatorClient, type Exchange } from '../../harness/client/operator-cli
 import { notApplicable, undecided } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { webhookAcknowledged, type WebhookCall } from '../../harness/engine/webhook.ts';
-import { encodeAdvertisingToken, type AdvertisingTokenFields } from '../../harness/wire/advertising-token.ts';
+import type { AdvertisingTokenFields } from '../../harness/wire/advertising-token.ts';
 
 export type Kind = 'email' | 'phone';
 
@@ -85,7 +85,7 @@ export class Tokens {
     if (exchange.http !== 200 || answer?.status !== 'success' || typeof token !== 'string') {
       undecided(`the kit's own operator did not issue a token for ${what} (HTTP ${exchange.http}, status ${JSON.stringify(answer?.status ?? null)})`);
     }
-    const decoded = this.ctx.operator.operator.tokens.decodeAdvertising(token);
+    const decoded = this.ctx.tokens.decode(token);
     if (!decoded.ok) undecided(`the kit's own operator issued a token for ${what} that its keys do not decrypt`);
     return {
       token,
@@ -112,16 +112,15 @@ export class Tokens {
    * under the kit operator's keys and usual lifetime, with the given established time.
    */
   mint(template: Issued, options: { establishedMs?: number; rawUid?: Buffer } = {}): Issued {
-    const operator = this.ctx.operator.operator;
     const now = Date.now();
     const fields: AdvertisingTokenFields = {
       ...template.fields,
       generatedMs: now,
-      expiresMs: now + operator.tokens.lifetimes.identityExpiresAfterMs,
+      expiresMs: now + this.ctx.tokens.identityLifetimeMs,
       establishedMs: options.establishedMs ?? template.fields.establishedMs,
       rawUid: options.rawUid ?? template.fields.rawUid,
     };
-    return { token: encodeAdvertisingToken(fields, operator.tokens.masterKey, operator.tokens.siteKey), fields };
+    return { token: this.ctx.tokens.mint(fields), fields };
   }
 }
 

@@ -164,7 +164,7 @@ export const siteNotRelayedChecks: Check<ParticipantCheckContext>[] = [
       await sleep(timing(ctx).step);
       judgeKeepsGenerating(ctx, [next], rec, after, 'after two users opted out of the site');
       const persons = siteOptoutsOf(ctx.operator);
-      const relays = ctx.operator.operator.calls.list(0).filter((c) => c.endpoint === 'logout' && c.persons.some((p) => persons.has(p) && c.at >= persons.get(p)!));
+      const relays = ctx.calls(0).filter((c) => c.endpoint === 'logout' && c.persons.some((p) => persons.has(p) && c.at >= persons.get(p)!));
       if (relays.length > 0) {
         const who = new Set(relays.flatMap((c) => c.persons.filter((p) => persons.has(p))));
         fail(`over the session the publisher sent ${plural(relays.length, 'logout request')} concerning ${plural(who.size, 'user')} who had opted out of its site (of ${persons.size} site opt-outs made by the publisher checks)`);

@@ -139,7 +139,7 @@ export const callsTo = (ctx: ParticipantCheckContext, user: User, endpoint: Endp
  * after it (`OperatorCall.seq`, exact where milliseconds tie): a call a driver request caused is logged before
  * the request is answered, so it falls in (seqBefore, seqAfter].
  */
-export const seqNow = (ctx: ParticipantCheckContext): number => ctx.operator.operator.calls.lastSeq;
+export const seqNow = (ctx: ParticipantCheckContext): number => ctx.lastCallSeq();
 
 /** A time strictly after every call the operator logged so far (waits out the current millisecond). */
 export async function markAfterNow(): Promise<number> {
@@ -164,7 +164,7 @@ export interface TokenFacts {
 /** Decodes an advertising token the kit's operator issued; undefined for anything else. */
 export function decodeToken(ctx: ParticipantCheckContext, token: string): TokenFacts | undefined {
   try {
-    const decoded = ctx.operator.operator.tokens.decodeAdvertising(token);
+    const decoded = ctx.tokens.decode(token);
     if (!decoded.ok) return undefined;
     const { rawUid, generatedMs, establishedMs } = decoded.fields;
     return { rawUid: rawUid.toString('base64'), generatedMs, establishedMs };

@@ -62,7 +62,7 @@ async function share(ctx: ParticipantCheckContext, n: number, users: readonly Us
   const since = Date.now();
   const answer = await ctx.driver.share(users.map((u) => u.uid));
   const until = Date.now();
-  const statusCalls = ctx.operator.operator.calls.list(since).filter((c) => c.endpoint === 'optout-status' && c.at <= until);
+  const statusCalls = ctx.calls(since).filter((c) => c.endpoint === 'optout-status' && c.at <= until);
   const asked = new Set(statusCalls.filter((c) => c.status === 'success').flatMap((c) => c.uids ?? []));
   const refused = statusCalls.filter((c) => c.status !== 'success');
   const byUid = new Map(users.map((u) => [u.uid, u]));
