@@ -3,7 +3,8 @@
 // loopback, with CPU per request and the memory peak of both processes. Two yardsticks measured in the
 // same run put the ratio in context: a hand-written minimal AES-GCM envelope (what any encrypted API pays),
 // and the kit's own wire layer on an endpoint that mints no token. Prints figures; asserts nothing.
-import { fork } from 'node:child_process';
+import { fork, spawnSync } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { request } from 'undici';
@@ -28,6 +29,12 @@ interface Stats {
 }
 
 const servers = fork(fileURLToPath(new URL('./servers.ts', import.meta.url)), [], { execArgv: ['--import', 'tsx'] });
+
+/** Every thread of a process onto these CPUs (Linux taskset); false where that is not possible. */
+const pin = (pid: number, cpus: string): boolean => spawnSync('taskset', ['-apc', cpus, String(pid)], { stdio: 'ignore' }).status === 0;
+// Client and servers on CPUs of their own: without it the scheduler's choices move the ratios by ±30 % per round.
+const CPUS = availableParallelism();
+const pinned = CPUS >= 2 && process.env.BENCH_PIN !== '0' && pin(servers.pid!, '0') && pin(process.pid, '1');
 const ready = await new Promise<Ready>((resolve) => servers.once('message', (m) => resolve(m as Ready)));
 const ask = () =>
   new Promise<Stats>((resolve) => {
@@ -102,6 +109,7 @@ for (let round = 1; round <= ROUNDS; round++) {
 }
 const serverRssKb = (await ask()).maxRssKb;
 servers.send('stop');
+if (pinned) pin(process.pid, `0-${CPUS - 1}`); // the benchmarks after this one start processes of their own
 
 /** Ratios per round (same round, same load), then the median of those. */
 const ratios = (a: Path, b: Path) => samples[a].rate.map((r, i) => r / samples[b].rate[i]!);
@@ -114,7 +122,7 @@ const LABELS: Record<Path, string> = {
   status: 'kit wire layer: /v2/optout/status',
   generate: 'kit encrypted /v2/token/generate',
 };
-console.log(`wire bench: ${ROUNDS} interleaved rounds of ${ROUND_MS} ms, ${CONCURRENCY} requests in flight, client and servers in two processes over 127.0.0.1`);
+console.log(`wire bench: ${ROUNDS} interleaved rounds of ${ROUND_MS} ms, ${CONCURRENCY} requests in flight, client and servers in two processes over 127.0.0.1${pinned ? ', pinned to CPU 1 and CPU 0' : ' (not pinned to CPUs)'}`);
 for (const path of paths) {
   const s = samples[path];
   console.log(`  ${LABELS[path].padEnd(40)} ${median(s.rate).toFixed(0).padStart(6)} req/s   ${ratio(path, 'plain').toFixed(3)} x plain   CPU/request: client ${median(s.client).toFixed(0)} us, server ${median(s.server).toFixed(0)} us`);
