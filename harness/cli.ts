@@ -95,12 +95,22 @@ function cstgKeyPairFromPrivateOption(privateKey: string, subscription: string) 
   }
 }
 
-function listCommand(options: { faults?: boolean }): void {
+/** `list`: the rule catalog with the checks covering each rule (PROTOCOL.md §1), or the named faults; `--json` for scripts. */
+function listCommand(options: { faults?: boolean; json?: boolean }): void {
+  const print = (text: string): void => void process.stdout.write(`${text}\n`);
   if (options.faults) {
-    for (const fault of [...OPERATOR_FAULTS, ...PARTICIPANT_FAULTS]) process.stdout.write(`${fault.name.padEnd(38)} ${fault.breaks.join(',').padEnd(24)} ${fault.description}\n`);
+    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS].map(({ name, role, breaks, description }) => ({ name, role, breaks, description }));
+    if (options.json) return print(JSON.stringify(faults, null, 2));
+    for (const fault of faults) print(`${fault.name.padEnd(38)} ${fault.breaks.join(',').padEnd(24)} ${fault.description}`);
     return;
   }
-  for (const rule of RULES) process.stdout.write(`${rule.id.padEnd(26)} ${rule.severity.padEnd(7)} ${rule.role.padEnd(11)} ${rule.summary}\n`);
+  const checks = [...OPERATOR_CHECKS, ...PARTICIPANT_CHECKS];
+  const catalog = RULES.map((rule) => ({ ...rule, checks: checks.filter((c) => c.rule === rule.id).map(({ id, kind, title }) => ({ id, kind, title })) }));
+  if (options.json) return print(JSON.stringify(catalog, null, 2));
+  for (const rule of catalog) {
+    print(`${rule.id.padEnd(26)} ${rule.severity.padEnd(7)} ${rule.role.padEnd(11)} ${rule.summary}`);
+    for (const check of rule.checks) print(`    ${check.kind.padEnd(9)} ${check.id}: ${check.title}`);
+  }
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -263,8 +273,9 @@ export function buildProgram(): Command {
 
   program
     .command('list')
-    .description('print the rule catalog (or the named faults)')
-    .option('--faults', 'list the named faults of the simulated operator')
+    .description('print the rule catalog with the checks covering each rule (or the named faults)')
+    .option('--faults', 'list the named faults of the simulated operator and the reference participants')
+    .option('--json', 'print JSON instead of text')
     .action(listCommand);
 
   program
@@ -282,7 +293,19 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that goes away (`list | head`, a closed CI log pipe) must neither crash the kit nor change its
+ * verdict: output to that stream stops, the run and its exit code go on.
+ */
+function tolerateClosedOutput(stream: NodeJS.WriteStream): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code !== 'EPIPE' && e.code !== 'ERR_STREAM_DESTROYED') throw e;
+  });
+}
+
 async function main(argv: string[]): Promise<void> {
+  tolerateClosedOutput(process.stdout);
+  tolerateClosedOutput(process.stderr);
   try {
     await buildProgram().parseAsync(argv);
     // Interrupted: the reports are written; requests still in flight must not hold the exit back.

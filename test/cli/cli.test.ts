@@ -84,6 +84,23 @@ describe('uid2-conformance run', () => {
     }
   });
 
+  it('keeps its verdict and exit code when the reader of its output goes away (run | head)', async () => {
+    const op = await startOperator({ fault: 'status-seconds' });
+    try {
+      const dir = join(out, 'closed-stdout');
+      const child = spawn(process.execPath, [BIN, ...targetArgs(op, dir)], { stdio: ['ignore', 'pipe', 'pipe'] });
+      child.stdout.destroy(); // every write to standard output now fails with EPIPE
+      let stderr = '';
+      child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
+      expect(code, stderr).toBe(1);
+      expect(stderr).not.toMatch(/EPIPE|unexpected error/);
+      expect(readReport(dir).outcome).toBe('fail');
+    } finally {
+      await op.close();
+    }
+  });
+
   it('exits 2 with a clear message and an error report when the target is unreachable or refuses the key', async () => {
     const op = await startOperator();
     const url = op.url;
@@ -181,5 +198,21 @@ describe('uid2-conformance list', () => {
     for (const rule of RULES) expect(rules.stdout).toContain(rule.id);
     const faults = await cli(['list', '--faults']);
     for (const fault of OPERATOR_FAULTS) expect(faults.stdout).toMatch(new RegExp(`^${fault.name} +${fault.breaks.join(',')} `, 'm'));
+  });
+
+  it('lists the checks covering each rule (PROTOCOL.md §1), also as JSON for scripts', async () => {
+    const text = await cli(['list']);
+    expect(text.stdout).toMatch(/^OP-GEN-OPTOUT .*\n {4}scenario +gen\.optout\.every-form: /m);
+    const { stdout, code } = await cli(['list', '--json']);
+    expect(code).toBe(0);
+    const catalog = JSON.parse(stdout) as Array<{ id: string; severity: string; checks: Array<{ id: string; kind: string }> }>;
+    expect(catalog.map((r) => r.id)).toEqual(RULES.map((r) => r.id));
+    for (const rule of catalog) {
+      expect(rule.checks.length, rule.id).toBeGreaterThan(0);
+      expect(rule.checks.map((c) => c.kind)).toContain('scenario');
+    }
+    const faults = JSON.parse((await cli(['list', '--faults', '--json'])).stdout) as Array<{ name: string; role: string; breaks: string[] }>;
+    expect(faults.map((f) => f.name)).toEqual(expect.arrayContaining(OPERATOR_FAULTS.map((f) => f.name)));
+    expect(new Set(faults.map((f) => f.role))).toEqual(new Set(['operator', 'publisher', 'dsp', 'advertiser', 'sharer']));
   });
 });
