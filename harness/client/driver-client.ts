@@ -2,6 +2,7 @@
 // a driver that is down, times out, answers an HTTP error or garbage raises DriverError, which the engine
 // turns into an `error` result (the kit could not decide), never a pass or a fail.
 import { request } from 'undici';
+import { validateDriverMessage, type DriverMessage } from '../engine/schemas.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import { PARTICIPANT_ROLES } from '../participants/role.ts';
 
@@ -28,9 +29,7 @@ export class DriverClient {
 
   /** `GET /`: the roles the participant plays (unknown names are ignored). */
   async roles(): Promise<ParticipantRole[]> {
-    const answer = await this.call('GET', '/', undefined);
-    const roles = (answer as { roles?: unknown }).roles;
-    if (!Array.isArray(roles)) throw new DriverError('garbage', 'GET / did not answer {"roles": [...]}');
+    const { roles } = (await this.call('GET', '/', undefined, 'roles-answer')) as { roles: string[] };
     return PARTICIPANT_ROLES.filter((r) => roles.includes(r));
   }
 
@@ -38,7 +37,7 @@ export class DriverClient {
     return this.token('/publisher/login', identity);
   }
   async publisherSiteOptout(identity: DriverIdentity): Promise<void> {
-    await this.call('POST', '/publisher/site-optout', identity);
+    await this.call('POST', '/publisher/site-optout', identity, 'ack-answer');
   }
   publisherAdRequest(identity: DriverIdentity): Promise<string | null> {
     return this.token('/publisher/ad-request', identity);
@@ -46,7 +45,7 @@ export class DriverClient {
   /** `/publisher/tick`; false when the participant does not offer it (404), so the kit waits instead. */
   async publisherTick(): Promise<boolean> {
     try {
-      await this.call('POST', '/publisher/tick', {});
+      await this.call('POST', '/publisher/tick', {}, 'ack-answer');
       return true;
     } catch (e) {
       if (e instanceof DriverError && e.reason === 'http' && /HTTP 404/.test(e.message)) return false;
@@ -54,33 +53,24 @@ export class DriverClient {
     }
   }
   async dspBid(advertisingToken: string): Promise<boolean> {
-    const answer = (await this.call('POST', '/dsp/bid', { advertising_token: advertisingToken })) as { uses_uid2?: unknown };
-    if (typeof answer.uses_uid2 !== 'boolean') throw new DriverError('garbage', 'POST /dsp/bid did not answer {"uses_uid2": boolean}');
-    return answer.uses_uid2;
+    return ((await this.call('POST', '/dsp/bid', { advertising_token: advertisingToken }, 'bid-answer')) as { uses_uid2: boolean }).uses_uid2;
   }
-  advertiserSync(identities: DriverIdentity[]): Promise<string[]> {
-    return this.strings('/advertiser/sync', { identities }, 'raw_uid2s');
+  async advertiserSync(identities: DriverIdentity[]): Promise<string[]> {
+    return ((await this.call('POST', '/advertiser/sync', { identities }, 'sync-answer')) as { raw_uid2s: string[] }).raw_uid2s;
   }
   async advertiserSiteOptout(identity: DriverIdentity): Promise<void> {
-    await this.call('POST', '/advertiser/site-optout', identity);
+    await this.call('POST', '/advertiser/site-optout', identity, 'ack-answer');
   }
-  sharerShare(rawUid2s: string[]): Promise<string[]> {
-    return this.strings('/sharer/share', { raw_uid2s: rawUid2s }, 'shared');
+  async sharerShare(rawUid2s: string[]): Promise<string[]> {
+    return ((await this.call('POST', '/sharer/share', { raw_uid2s: rawUid2s }, 'share-answer')) as { shared: string[] }).shared;
   }
 
   private async token(path: string, identity: DriverIdentity): Promise<string | null> {
-    const token = ((await this.call('POST', path, identity)) as { advertising_token?: unknown }).advertising_token;
-    if (token !== null && typeof token !== 'string') throw new DriverError('garbage', `POST ${path} did not answer {"advertising_token": string | null}`);
-    return token;
+    return ((await this.call('POST', path, identity, 'token-answer')) as { advertising_token: string | null }).advertising_token;
   }
 
-  private async strings(path: string, body: unknown, key: string): Promise<string[]> {
-    const list = ((await this.call('POST', path, body)) as Record<string, unknown>)[key];
-    if (!Array.isArray(list) || !list.every((s) => typeof s === 'string')) throw new DriverError('garbage', `POST ${path} did not answer {"${key}": [string, ...]}`);
-    return list;
-  }
-
-  private async call(method: 'GET' | 'POST', path: string, body: unknown): Promise<unknown> {
+  /** One driver call; the answer must match its definition in schemas/driver.schema.json. */
+  private async call(method: 'GET' | 'POST', path: string, body: unknown, answer: DriverMessage): Promise<unknown> {
     const where = `${method} ${this.base}${path}`;
     let response;
     try {
@@ -109,13 +99,17 @@ export class DriverClient {
       throw new DriverError('timeout', `${where} stopped sending its answer (${(e as { code?: string }).code ?? (e as Error).message})`);
     }
     if (response.statusCode !== 200) throw new DriverError('http', `${where} answered HTTP ${response.statusCode}`);
+    let value: unknown;
     try {
-      const value = JSON.parse(text) as unknown;
+      value = JSON.parse(text);
       if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-      return value;
     } catch {
       throw new DriverError('garbage', `${where} answered something that is not a JSON object`);
     }
+    // Problems name places and schema words, never values: a message cannot carry a token or a DII.
+    const problems = validateDriverMessage(answer, value);
+    if (problems.length > 0) throw new DriverError('garbage', `${where} did not answer as schemas/driver.schema.json "${answer}" says: ${problems.join('; ')}`);
+    return value;
   }
 }
 

@@ -1,5 +1,5 @@
 // The JSON Schemas of schemas/, each compiled once, on first use: one per endpoint answer (`answer.<name>.schema.json`, what
-// OP-SCHEMA judges) and the report's. Problems are reported by location and rule, never by value, so a
+// OP-SCHEMA judges), the driver protocol's messages (`driver.schema.json`, one definition each) and the report's. Problems are reported by location and rule, never by value, so a
 // message can never carry DII, a token or a raw UID2 (only the schema's own words and the answer's paths).
 import { readdirSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -92,6 +92,34 @@ function describe(errors: readonly ErrorObject[]): string[] {
 /** Validates a schema file's instance by the file's name (`report`, `answer.token-generate`). */
 export function validateWith(name: string, json: unknown): string[] {
   const validate = compiled(name);
+  return validate(json) ? [] : describe(validate.errors ?? []);
+}
+
+/** The driver protocol's messages (PROTOCOL.md §3), as named in schemas/driver.schema.json. */
+export type DriverMessage =
+  | 'identity'
+  | 'tick-request'
+  | 'bid-request'
+  | 'sync-request'
+  | 'share-request'
+  | 'roles-answer'
+  | 'token-answer'
+  | 'ack-answer'
+  | 'bid-answer'
+  | 'sync-answer'
+  | 'share-answer';
+
+const driverMessages = new Map<DriverMessage, ValidateFunction>();
+
+/** Problems of a driver request or answer against its definition in schemas/driver.schema.json; empty when it matches. */
+export function validateDriverMessage(message: DriverMessage, json: unknown): string[] {
+  let validate = driverMessages.get(message);
+  if (!validate) {
+    const id = (compiled('driver').schema as { $id: string }).$id;
+    validate = ajv!.getSchema(`${id}#/definitions/${message}`);
+    if (!validate) throw new Error(`schemas/driver.schema.json has no definition ${message}`);
+    driverMessages.set(message, validate);
+  }
   return validate(json) ? [] : describe(validate.errors ?? []);
 }
 
