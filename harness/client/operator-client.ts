@@ -57,6 +57,8 @@ interface RawAnswer {
 
 export class OperatorClient {
   private readonly secret: Buffer | undefined;
+  /** Parsed once per path: a URL object goes to undici as it is. */
+  private readonly urls = new Map<string, URL>();
 
   constructor(readonly options: ClientOptions) {
     this.secret = options.clientSecret === undefined ? undefined : Buffer.from(options.clientSecret, 'base64');
@@ -92,14 +94,14 @@ export class OperatorClient {
     if (!this.secret || this.options.apiKey === undefined) throw new Error(`${path} needs an API key and a client secret`);
     const sealed = sealRequest(this.secret, payload);
     const started = performance.now();
-    const answer = await this.post(path, this.encodeBody(sealed.bytes), { Authorization: `Bearer ${this.options.apiKey}` });
+    const answer = await this.post(path, this.encodeBody(sealed.bytes), { 'content-type': this.envelopeType, authorization: `Bearer ${this.options.apiKey}` });
     return this.exchange(path, payload, answer, started, (bytes) => openResponse(this.secret!, bytes, sealed.nonce));
   }
 
   /** POST /v2/token/refresh: the token as text, no API key unless asked; the answer opens with refresh_response_key. */
   async refresh(refreshToken: string, refreshResponseKey: string, options: { authenticated?: boolean } = {}): Promise<Exchange> {
-    const headers: Record<string, string> = {};
-    if (options.authenticated && this.options.apiKey) headers.Authorization = `Bearer ${this.options.apiKey}`;
+    const headers: Record<string, string> = { 'content-type': this.envelopeType };
+    if (options.authenticated && this.options.apiKey) headers.authorization = `Bearer ${this.options.apiKey}`;
     const started = performance.now();
     const answer = await this.post('/v2/token/refresh', Buffer.from(refreshToken, 'utf8'), headers);
     const key = Buffer.from(refreshResponseKey, 'base64');
@@ -127,9 +129,10 @@ export class OperatorClient {
       timestamp,
       subscription_id: input.subscriptionId,
     };
-    const headers: Record<string, string> = input.origin ? { Origin: input.origin } : {};
+    const headers: Record<string, string> = { 'content-type': 'application/json' };
+    if (input.origin) headers.origin = input.origin;
     const started = performance.now();
-    const answer = await this.post('/v2/token/client-generate', Buffer.from(JSON.stringify(request)), headers, 'application/json');
+    const answer = await this.post('/v2/token/client-generate', Buffer.from(JSON.stringify(request)), headers);
     return this.exchange('/v2/token/client-generate', input.dii, answer, started, (bytes) => openBareResponse(shared, bytes));
   }
 
@@ -173,15 +176,17 @@ export class OperatorClient {
     return this.options.octetStream ? 'application/octet-stream' : 'text/plain';
   }
 
-  private async post(path: string, body: Buffer, headers: Record<string, string>, contentType = this.envelopeType): Promise<RawAnswer> {
-    const url = new URL(path, this.options.baseUrl);
+  /** `headers` is complete (content type included): built once by the caller, never copied here. */
+  private async post(path: string, body: Buffer, headers: Record<string, string>): Promise<RawAnswer> {
+    let url = this.urls.get(path);
+    if (!url) this.urls.set(path, (url = new URL(path, this.options.baseUrl)));
     const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     try {
       // undici's request rather than fetch: fetch refuses some ports outright ("bad port") and is slower.
       const response = await request(url, {
         method: 'POST',
         body,
-        headers: { ...headers, 'content-type': contentType },
+        headers,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
       });

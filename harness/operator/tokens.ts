@@ -78,7 +78,15 @@ export class TokenService {
       this.siteKey,
     );
     const responseKey = randomKey();
-    const claims: RefreshClaims = { ...input, refreshExpiresMs: refreshExpires, tokenId: secureRandom(8).toString('hex') };
+    const claims: RefreshClaims = {
+      kind: input.kind,
+      privacyBits: input.privacyBits,
+      siteId: input.siteId,
+      establishedMs: input.establishedMs,
+      refreshExpiresMs: refreshExpires,
+      firstLevel: input.firstLevel,
+      tokenId: secureRandom(8).toString('hex'),
+    };
     return {
       advertising_token: advertising,
       refresh_token: this.wrap(claims, responseKey),
