@@ -4,6 +4,7 @@ import type { RecordingApi } from './recording.ts';
 import type { Population } from './population.ts';
 import type { Oracle } from '../oracle/oracle.ts';
 import type { AnswerLedger } from './ledger.ts';
+import { findRule, type Rule } from '../rules.ts';
 
 /** What a target must offer for a check to apply; without it the check is not_applicable. */
 export type Capability =
@@ -101,3 +102,20 @@ export interface Check<C = CheckContext> {
 }
 
 export type { Evidence };
+
+/**
+ * A registry's invariants: unique ids, and each check names a rule of the catalog that `ruleProblem` accepts
+ * for this registry (it answers why not, or undefined).
+ */
+export function registryProblems<C>(checks: readonly Check<C>[], ruleProblem: (check: Check<C>, rule: Rule) => string | undefined): string[] {
+  const problems: string[] = [];
+  const seen = new Set<string>();
+  for (const check of checks) {
+    if (seen.has(check.id)) problems.push(`duplicate check id ${check.id}`);
+    seen.add(check.id);
+    const rule = findRule(check.rule);
+    const problem = rule ? ruleProblem(check, rule) : `names unknown rule ${check.rule}`;
+    if (problem) problems.push(`${check.id} ${problem}`);
+  }
+  return problems;
+}

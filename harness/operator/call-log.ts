@@ -67,28 +67,24 @@ const MAX_CALLS = 100_000;
 
 export class CallLog {
   private readonly calls: OperatorCall[] = [];
-  private readonly listeners = new Set<(call: OperatorCall) => void>();
-  /** The sequence number of the last call logged (0: none yet). */
-  lastSeq = 0;
+  private seq = 0;
 
   /** Off unless a participant session needs it: recording costs a hash per DII on every request. */
   constructor(readonly enabled = false) {}
 
   add(fields: Omit<OperatorCall, 'seq'>): void {
     if (!this.enabled) return;
-    const call = { seq: ++this.lastSeq, ...fields };
-    this.calls.push(call);
+    this.calls.push({ seq: ++this.seq, ...fields });
     if (this.calls.length > MAX_CALLS) this.calls.shift();
-    for (const listener of this.listeners) listener(call);
+  }
+
+  /** The sequence number of the last call logged (0: none yet). */
+  get lastSeq(): number {
+    return this.seq;
   }
 
   /** Calls from `sinceMs` on (all when omitted). */
   list(sinceMs = 0): readonly OperatorCall[] {
     return this.calls.filter((c) => c.at >= sinceMs);
-  }
-
-  onCall(listener: (call: OperatorCall) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 }

@@ -1,6 +1,5 @@
 // The operator suite: every check of every OP-* rule, in the order they run and are reported.
-import type { Check } from '../../harness/engine/check.ts';
-import { findRule } from '../../harness/rules.ts';
+import { registryProblems, type Check } from '../../harness/engine/check.ts';
 import { generateChecks } from './generate.ts';
 import { refreshChecks } from './refresh.ts';
 import { statusChecks } from './status.ts';
@@ -31,14 +30,5 @@ export const OPERATOR_CHECKS: readonly Check[] = [
 
 /** The registry's invariants: unique ids, and each check names exactly one operator rule of the catalog. */
 export function validateRegistry(checks: readonly Check[]): string[] {
-  const problems: string[] = [];
-  const seen = new Set<string>();
-  for (const check of checks) {
-    if (seen.has(check.id)) problems.push(`duplicate check id ${check.id}`);
-    seen.add(check.id);
-    const rule = findRule(check.rule);
-    if (!rule) problems.push(`${check.id} names unknown rule ${check.rule}`);
-    else if (rule.role !== 'operator') problems.push(`${check.id} names ${check.rule}, not an operator rule`);
-  }
-  return problems;
+  return registryProblems(checks, (check, rule) => (rule.role === 'operator' ? undefined : `names ${check.rule}, not an operator rule`));
 }

@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { OperatorClient, TransportError } from '../../harness/client/operator-client.ts';
-import { fail, undecided, type Check, type CheckContext, type CheckSettings } from '../../harness/engine/check.ts';
+import { fail, registryProblems, undecided, type Check, type CheckContext, type CheckSettings } from '../../harness/engine/check.ts';
 import { consistently, eventually } from '../../harness/engine/eventually.ts';
 import { AnswerLedger } from '../../harness/engine/ledger.ts';
 import { Population } from '../../harness/engine/population.ts';
@@ -158,6 +158,21 @@ describe('runner', () => {
     const results = await pending;
     expect(results.map((r) => r.status)).toEqual(['pass', 'skipped', 'skipped']);
     expect(results[1]!.message).toMatch(/interrupted/);
+  });
+});
+
+describe('registry invariants', () => {
+  it('reports duplicate ids, unknown rules and rules the registry refuses, each once', async () => {
+    const { validateRegistry } = await import('../../suites/operator/index.ts');
+    const { validateParticipantRegistry } = await import('../../suites/participants.ts');
+    const check = (id: string, rule: string, needs: Check['needs'] = []) => ({ id, rule, kind: 'scenario', needs, title: id, run: async () => '' }) as Check;
+    const checks = [check('a.one', 'OP-GEN-OPTOUT'), check('a.one', 'OP-LOGOUT'), check('a.two', 'NO-SUCH-RULE'), check('a.three', 'DSP-BID-OPTOUT', ['dsp'])];
+    expect(validateRegistry(checks)).toEqual(['duplicate check id a.one', 'a.two names unknown rule NO-SUCH-RULE', 'a.three names DSP-BID-OPTOUT, not an operator rule']);
+    expect(validateParticipantRegistry([check('p.one', 'DSP-BID-OPTOUT', ['dsp']), check('p.two', 'DSP-BID-OPTOUT'), check('p.three', 'OP-LOGOUT')] as never)).toEqual([
+      'p.two does not declare it needs the dsp role',
+      'p.three names OP-LOGOUT, not a participant rule',
+    ]);
+    expect(registryProblems(checks.slice(0, 1), () => undefined)).toEqual([]);
   });
 });
 
