@@ -101,8 +101,10 @@ export async function calibrateParticipants(options: {
   runs?: number;
   onRow?: (row: ParticipantCalibrationRow) => void;
 }): Promise<ParticipantCalibrationRow[]> {
-  const seen = PARTICIPANT_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0);
-  const runs: Array<ParticipantFault | undefined> = [...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined), ...(options.faults ?? seen)];
+  const runs: Array<ParticipantFault | undefined> = [
+    ...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined),
+    ...(options.faults ?? PARTICIPANT_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0)),
+  ];
   const rows: ParticipantCalibrationRow[] = [];
   for (const fault of runs) {
     const settings: ParticipantSettings = {

@@ -1,6 +1,7 @@
-// The JSON Schemas of schemas/, each compiled once, on first use: one per endpoint answer (`answer.<name>.schema.json`, what
-// OP-SCHEMA judges), the driver protocol's messages (`driver.schema.json`, one definition each) and the report's. Problems are reported by location and rule, never by value, so a
-// message can never carry DII, a token or a raw UID2 (only the schema's own words and the answer's paths).
+// The JSON Schemas of schemas/, each compiled once, on first use: one per endpoint answer (`answer.<name>.schema.json`,
+// what OP-SCHEMA judges), the driver protocol's messages (`driver.schema.json`, one definition each) and the report's.
+// Problems are reported by location and rule, never by value, so a message can never carry DII, a token or a raw
+// UID2 (only the schema's own words and the answer's paths).
 import { readdirSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -95,19 +96,21 @@ export function validateWith(name: string, json: unknown): string[] {
   return validate(json) ? [] : describe(validate.errors ?? []);
 }
 
-/** The driver protocol's messages (PROTOCOL.md §3), as named in schemas/driver.schema.json. */
-export type DriverMessage =
-  | 'identity'
-  | 'tick-request'
-  | 'bid-request'
-  | 'sync-request'
-  | 'share-request'
-  | 'roles-answer'
-  | 'token-answer'
-  | 'ack-answer'
-  | 'bid-answer'
-  | 'sync-answer'
-  | 'share-answer';
+/** The driver protocol's messages (PROTOCOL.md §3), as named in schemas/driver.schema.json's definitions. */
+export const DRIVER_MESSAGES = [
+  'identity',
+  'tick-request',
+  'bid-request',
+  'sync-request',
+  'share-request',
+  'roles-answer',
+  'token-answer',
+  'ack-answer',
+  'bid-answer',
+  'sync-answer',
+  'share-answer',
+] as const;
+export type DriverMessage = (typeof DRIVER_MESSAGES)[number];
 
 const driverMessages = new Map<DriverMessage, ValidateFunction>();
 

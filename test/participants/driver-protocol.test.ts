@@ -5,7 +5,8 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriverClient, DriverError } from '../../harness/client/driver-client.ts';
-import { validateDriverMessage, type DriverMessage } from '../../harness/engine/schemas.ts';
+import { readFileSync } from 'node:fs';
+import { DRIVER_MESSAGES, SCHEMA_DIR, validateDriverMessage, type DriverMessage } from '../../harness/engine/schemas.ts';
 
 /** What the fake driver answers per path, and the bodies it received. */
 let answers: Record<string, unknown> = {};
@@ -77,6 +78,11 @@ describe('driver protocol schema', () => {
     expect((error as DriverError).reason).toBe('garbage');
     expect((error as Error).message).toMatch(message);
     expect((error as Error).message).not.toContain('secret-uid');
+  });
+
+  it('the schema defines exactly the messages the kit names', () => {
+    const schema = JSON.parse(readFileSync(new URL('driver.schema.json', SCHEMA_DIR), 'utf8')) as { definitions: Record<string, unknown> };
+    expect(Object.keys(schema.definitions).sort()).toEqual([...DRIVER_MESSAGES].sort());
   });
 
   it('identities are exactly one of email or phone', () => {
