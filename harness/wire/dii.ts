@@ -25,10 +25,10 @@ export class InvalidDiiError extends Error {
   }
 }
 
-/** A DII reduced to what identifies the person: its kind and the SHA-256 of its normalized form. */
+/** A DII reduced to what identifies the person: its kind and the bytes the operator keys it on. */
 export interface HashedDii {
   kind: DiiKind;
-  /** SHA-256 of the normalized UTF-8 string, 32 bytes. */
+  /** SHA-256 of the normalized UTF-8 string (32 bytes), or the decoded bytes of a hash field (31–33 bytes). */
   hash: Buffer;
 }
 
@@ -39,16 +39,17 @@ export function kindOf(field: DiiField): DiiKind {
 const ASCII_UPPER = /[A-Z]/g;
 
 /**
- * Normalizes an email as the operator does (§3.1, §3.2): leading and trailing spaces dropped, ASCII A–Z
- * lowercased, exactly one `@`, and for `gmail.com` only, dots removed and `+tag` dropped from the local part.
+ * Normalizes an email as the operator does (§3.1, §3.2): ASCII A–Z lowercased; before the `@` every space is
+ * dropped (leading or inner: `a b@x` is `ab@x`), after it only trailing spaces; exactly one `@`; and for
+ * `gmail.com` only, dots removed and `+tag` dropped from the local part. Tabs and non-ASCII are kept as given.
  */
 export function normalizeEmail(input: string): string {
-  const trimmed = input.replace(/^ +| +$/g, '').replace(ASCII_UPPER, (c) => c.toLowerCase());
-  const at = trimmed.indexOf('@');
+  const lowered = input.replace(ASCII_UPPER, (c) => c.toLowerCase());
+  const at = lowered.indexOf('@');
   if (at < 0) throw new InvalidDiiError('email_no_at', 'email');
-  if (trimmed.indexOf('@', at + 1) >= 0) throw new InvalidDiiError('email_many_at', 'email');
-  let local = trimmed.slice(0, at);
-  const domain = trimmed.slice(at + 1);
+  if (lowered.indexOf('@', at + 1) >= 0) throw new InvalidDiiError('email_many_at', 'email');
+  let local = lowered.slice(0, at).replaceAll(' ', '');
+  const domain = lowered.slice(at + 1).replace(/ +$/, '');
   if (domain.length === 0) throw new InvalidDiiError('email_empty_domain', 'email');
   if (domain === 'gmail.com') {
     const plus = local.indexOf('+');
@@ -72,16 +73,21 @@ export function sha256(data: string | Buffer): Buffer {
 }
 
 const HEX_64 = /^[0-9a-fA-F]{64}$/;
-const BASE64_44 = /^[A-Za-z0-9+/]{43}=$/;
+/**
+ * The 44-character strings Java's basic Base64 decoder takes: 44 symbols (33 bytes), 43 and `=` (32 bytes) or
+ * 42 and `==` (31 bytes). Only a 32-byte decode is a real SHA-256, but the operator checks no length (§3.4).
+ */
+const BASE64_44 = /^[A-Za-z0-9+/]{42}(?:[A-Za-z0-9+/]{2}|[A-Za-z0-9+/]=|==)$/;
 
-/** Decodes a DII hash given as 44-char base64 or 64-char hex (§3.4). */
+/**
+ * Decodes a DII hash as the operator does (§3.4): 64 hex characters, or 44 characters of standard base64
+ * whatever length they decode to (unused trailing bits ignored, as Java's decoder does). Anything else is invalid.
+ */
 export function decodeDiiHash(input: string, field: DiiField): Buffer {
   if (HEX_64.test(input)) return Buffer.from(input, 'hex');
   if (input.length !== 44 && input.length !== 64) throw new InvalidDiiError('hash_bad_length', field);
   if (!BASE64_44.test(input)) throw new InvalidDiiError('hash_not_decodable', field);
-  const bytes = Buffer.from(input, 'base64');
-  if (bytes.length !== 32) throw new InvalidDiiError('hash_not_decodable', field);
-  return bytes;
+  return Buffer.from(input, 'base64');
 }
 
 /** Any of the four request forms to the hashed DII the operator keys everything on. */
@@ -99,8 +105,8 @@ export function hashDii(field: DiiField, value: unknown): HashedDii {
 }
 
 /**
- * One person whatever the request form: `<kind>:<base64 SHA-256 of the normalized DII>`. The oracle, the
- * call log, redaction and the reference participants all key people this way.
+ * One person whatever the request form: `<kind>:<base64 of the keyed bytes>` (usually the SHA-256 of the
+ * normalized DII). The oracle, the call log, redaction and the reference participants all key people this way.
  */
 export const personKey = (dii: HashedDii): string => `${dii.kind}:${dii.hash.toString('base64')}`;
 
