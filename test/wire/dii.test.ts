@@ -121,9 +121,13 @@ describe('email normalization details (UID2-SPEC §3.1, §3.2)', () => {
     ['  user@example.com', 'user@example.com'],
     ['user@example.com   ', 'user@example.com'],
     ['USER@EXAMPLE.COM', 'user@example.com'],
-    // §3.2 says spaces inside the local part are kept. NOTE: O's InputUtil at ac64c26b actually drops every space
-    // before the '@' (its parser never leaves the Starting state); reported to the lead as a spec discrepancy.
-    ['first last@example.com', 'first last@example.com'],
+    // Every space before the '@' is dropped, inner ones too (§3.2 as corrected; the operator's vectors pin it).
+    ['first last@example.com', 'firstlast@example.com'],
+    [' a b +c d@gmail.com ', 'ab@gmail.com'],
+    ['a b+c d@example.com', 'ab+cd@example.com'],
+    ['ab@exa mple.com  ', 'ab@exa mple.com'], // after the '@' only trailing spaces go
+    ['ab@gmail .com', 'ab@gmail .com'], // so this is not gmail.com
+    ['a\tb@example.com', 'a\tb@example.com'], // a tab is an ordinary character
     ['\tuser@example.com', '\tuser@example.com'], // only the space character is trimmed, not tabs
     ['user@example.com\t', 'user@example.com\t'],
     ['user@ example.com', 'user@ example.com'], // leading spaces of the domain stay (only trailing ones drop)
@@ -138,6 +142,11 @@ describe('email normalization details (UID2-SPEC §3.1, §3.2)', () => {
   ])('%j → %j', (input, expected) => {
     expect(normalizeEmail(input)).toBe(expected);
     expect(hashDii('email', input).hash.equals(sha256(expected))).toBe(true);
+  });
+
+  it('an email with inner spaces before the @ is the same person as without them', () => {
+    expect(hashDii('email', 'Jane Saoirse@example.com').hash.equals(hashDii('email', 'janesaoirse@example.com').hash)).toBe(true);
+    expect(hashDii('email', 'jane@exam ple.com').hash.equals(hashDii('email', 'jane@example.com').hash)).toBe(false);
   });
 
   it('googlemail.com hashes differently from the gmail.com equivalent', () => {
@@ -198,11 +207,30 @@ describe('invalid inputs are typed InvalidDiiError with a stable reason', () => 
     ['tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf_F5HVRQ=', 'hash_not_decodable'], // base64url alphabet
     [' tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVR=', 'hash_not_decodable'],
     ['g4c9a289323b21a01c3e940f150eb9b8c542587f1abfd8f0e1cc1ffc5e475514', 'hash_not_decodable'], // 64, not hex
+    ['tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5H=RQA', 'hash_not_decodable'], // '=' before the end
+    ['tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HV===', 'hash_not_decodable'], // three '='
+    ['tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HV=Q=', 'hash_not_decodable'],
   ] as const)('hash %j → %s', (input, reason) => {
     for (const field of ['email_hash', 'phone_hash'] as const) {
       expectInvalid(() => decodeDiiHash(input, field), reason, field);
       expectInvalid(() => hashDii(field, input), reason, field);
     }
+  });
+
+  it.each([
+    ['tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVRQA', 33], // 44 symbols, no padding
+    ['tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVR==', 31],
+  ] as const)('44 characters the operator decodes to another length are valid: %j → %d bytes (§3.4)', (input, bytes) => {
+    const decoded = decodeDiiHash(input, 'email_hash');
+    expect(decoded).toHaveLength(bytes);
+    expect(decoded.equals(sha256('user@example.com'))).toBe(false);
+    expect(hashDii('phone_hash', input).hash.equals(decoded)).toBe(true);
+  });
+
+  it('unused trailing bits are ignored: …HVR== and …HVQ== are one person', () => {
+    const a = decodeDiiHash('tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVR==', 'email_hash');
+    expect(a.equals(decodeDiiHash('tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVQ==', 'email_hash'))).toBe(true);
+    expect(a.toString('base64')).toBe('tMmiiTI7IaAcPpQPFQ65uMVCWH8av9jw4cwf/F5HVQ==');
   });
 
   it.each([
