@@ -105,8 +105,8 @@ export class SimulatedOperator {
   /** Hashes one request value; the `forms-gmail-plus-kept` fault swaps in a wrong gmail rule. */
   private hash(field: DiiField, value: unknown): HashedDii {
     if (field === 'email' && typeof value === 'string' && this.has('forms-gmail-plus-kept')) {
-      const [local = '', domain] = value.trim().toLowerCase().split('@');
-      if (domain === 'gmail.com') return { kind: 'email', hash: sha256(`${local.replaceAll('.', '')}@${domain}`) };
+      const tagKept = gmailWithTagKept(value);
+      if (tagKept) return { kind: 'email', hash: sha256(tagKept) };
     }
     return hashDii(field, value);
   }
@@ -412,6 +412,18 @@ export function replyStatus(reply: Reply): string {
 
 function keyJson(key: TokenService['masterKey']) {
   return { id: key.id, created: key.createdS, activates: key.activatesS, expires: key.expiresS, secret: key.secret.toString('base64') };
+}
+
+/** Fault `forms-gmail-plus-kept`: a gmail.com address with its dots removed but its +tag kept; the rest as normalizeEmail. */
+function gmailWithTagKept(email: string): string | undefined {
+  try {
+    if (!normalizeEmail(email).endsWith('@gmail.com')) return undefined;
+    // The local part as any other domain keeps it (case and spaces handled, dots and +tag kept).
+    const local = normalizeEmail(`${email.slice(0, email.indexOf('@'))}@x`).slice(0, -2);
+    return `${local.replaceAll('.', '')}@gmail.com`;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Fault `isolation-lenient-optout-key`: gmail's dot and +tag rules applied to every domain. */

@@ -1,10 +1,12 @@
 // OP-FORMS and OP-ISOLATION (RULES.md; UID2-SPEC §3, §5.1). An opt-out holds for every equivalent form of
-// the DII: case, surrounding spaces, gmail.com dots and +tags, base64 and hex SHA-256, phone ↔ phone_hash,
-// the raw DII of a person logged out by hash. And it holds for nothing else: not another user of the same
-// domain, not a non-gmail address that differs by dots or +tag (those are other people), not a phone.
+// the DII: case, surrounding spaces, spaces inside the local part (the operator drops every space before the
+// `@`), gmail.com dots and +tags, base64 and hex SHA-256, phone ↔ phone_hash, the raw DII of a person logged
+// out by hash. And it holds for nothing else: not another user of the same domain, not a non-gmail address
+// that differs by dots or +tag (those are other people), not a phone, not a 44-character hash that decodes to
+// 31 or 33 bytes (the operator keys those on the bytes as given: other people, §3.4).
 // OP-FORMS probes with ONE-ENTRY v3 map requests, so no map fault (batch position, alignment) can interfere,
 // and it is the only rule that sends gmail variants of opted-out persons. OP-ISOLATION also asks generate
-// (optout_check 1, raw email or phone field: never email_hash, whose generate path is OP-GEN-OPTOUT's).
+// for raw email and phone fields (optout_check 1; never a hash field, whose generate path is OP-GEN-OPTOUT's).
 import fc from 'fast-check';
 import type { Exchange } from '../../harness/client/operator-client.ts';
 import { fail, undecided, type Check, type CheckContext } from '../../harness/engine/check.ts';
@@ -63,17 +65,23 @@ interface EmailShape {
   dots: number[];
   /** gmail only: a +tag appended to the local part. */
   tag?: string;
+  /** Any domain: insert a space inside the local part (+tag included), placed as the dots are. */
+  spaces?: number[];
+}
+
+/** Inserts `char` before character (p mod (length−1)) + 1 for each p, so never first or last; same p, same place. */
+function insertInside(text: string, positions: readonly number[], char: string): string {
+  if (text.length < 2) return text;
+  const places = [...new Set(positions.map((p) => (p % (text.length - 1)) + 1))].sort((a, b) => b - a);
+  return places.reduce((out, p) => `${out.slice(0, p)}${char}${out.slice(p)}`, text);
 }
 
 function emailVariant(dii: string, shape: EmailShape): string {
   const at = dii.indexOf('@');
-  let local = dii.slice(0, at);
+  let local = insertInside(dii.slice(0, at), shape.dots, '.');
   const domain = dii.slice(at + 1);
-  if (local.length > 1) {
-    const positions = [...new Set(shape.dots.map((p) => (p % (local.length - 1)) + 1))].sort((a, b) => b - a);
-    for (const p of positions) local = `${local.slice(0, p)}.${local.slice(p)}`;
-  }
   if (shape.tag !== undefined) local = `${local}+${shape.tag}`;
+  local = insertInside(local, shape.spaces ?? [], ' ');
   const flipped = [...`${local}@${domain}`].map((c, i) => (shape.flips[i] ? flipCase(c) : c)).join('');
   return `${' '.repeat(shape.lead)}${flipped}${' '.repeat(shape.trail)}`;
 }
@@ -81,6 +89,7 @@ function emailVariant(dii: string, shape: EmailShape): string {
 function describeShape(shape: EmailShape): string {
   const parts = [`${shape.flips.filter(Boolean).length} case flips`];
   if (shape.lead || shape.trail) parts.push(`${shape.lead} leading/${shape.trail} trailing spaces`);
+  if (shape.spaces?.length) parts.push(`${shape.spaces.length} inner spaces`);
   if (shape.dots.length) parts.push(`${shape.dots.length} dots inserted`);
   if (shape.tag !== undefined) parts.push(`a +tag of ${shape.tag.length} characters`);
   return parts.join(', ');
@@ -106,6 +115,8 @@ function scenarioVariants(subject: Subject): Variant[] {
     raw(emailVariant(subject.dii, { ...none, flips: at(0, 2, 4, n - 3) }), 'mixed case');
     raw(emailVariant(subject.dii, { ...none, lead: 2, trail: 3 }), 'surrounding spaces');
     raw(emailVariant(subject.dii, { ...none, flips: at(0, n - 1), lead: 1, trail: 1 }), 'case and spaces');
+    raw(emailVariant(subject.dii, { ...none, spaces: [0, 3, 4] }), 'inner spaces');
+    raw(emailVariant(subject.dii, { ...none, flips: at(1, n - 2), lead: 2, trail: 1, spaces: [1] }), 'inner space, case and surrounding spaces');
     if (isGmail(subject)) {
       const local = subject.dii.indexOf('@');
       raw(emailVariant(subject.dii, { ...none, dots: [0, 2, 4] }), 'gmail dots');
@@ -114,6 +125,7 @@ function scenarioVariants(subject: Subject): Variant[] {
       const shape = { ...none, dots: [0], tag: 'x', flips: at(0, 5, local + 4, local + 5, local + 6, local + 7, local + 8) };
       raw(emailVariant(subject.dii, shape), 'gmail case, dot and +tag');
       raw(emailVariant(subject.dii, { ...none, dots: [1, 3], tag: 'a.b', lead: 1, trail: 2 }), 'gmail dots, dotted +tag and spaces');
+      raw(emailVariant(subject.dii, { ...none, dots: [2], tag: 'a b', spaces: [0, 5] }), 'gmail dot, +tag and spaces inside both');
     }
   } else if (registered.field !== 'phone') {
     raw(subject.dii, 'raw, logged out by hash');
@@ -136,7 +148,12 @@ interface FormCase {
 function formCases(subjects: readonly Subject[]): fc.Arbitrary<FormCase> {
   const indices = (pick: (s: Subject) => boolean) => subjects.flatMap((s, i) => (pick(s) ? [i] : []));
   const form = fc.constantFrom<FormCase['form']>('raw', 'raw', 'raw', 'base64', 'hex');
-  const common = { flips: fc.array(fc.boolean(), { maxLength: 48 }), lead: fc.nat({ max: 3 }), trail: fc.nat({ max: 3 }) };
+  const common = {
+    flips: fc.array(fc.boolean(), { maxLength: 48 }),
+    lead: fc.nat({ max: 3 }),
+    trail: fc.nat({ max: 3 }),
+    spaces: fc.array(fc.nat({ max: 63 }), { maxLength: 3 }),
+  };
   const plain = fc.record({
     subject: fc.constantFrom(...indices((s) => !isGmail(s))),
     form,
@@ -198,12 +215,14 @@ function otherPerson(ctx: CheckContext, subject: Subject, v: Variant): string {
   return person!;
 }
 
-/** Someone never opted out stays opted in: generate issues tokens and a one-entry v3 map has "u". */
+/** Someone never opted out stays opted in: generate issues tokens (raw fields only) and a one-entry v3 map has "u". */
 async function expectOptedIn(ctx: CheckContext, v: Variant, why: string): Promise<void> {
-  const generated = await ctx.api.generate({ [v.field]: v.value, optout_check: 1 } as never);
-  if (!isTokenAnswer(generated)) {
-    const seen = generated.envelopeError ? `an answer that did not open (${generated.envelopeError.reason})` : `HTTP ${generated.http} ${JSON.stringify(statusOf(generated) ?? null)}`;
-    fail(`generate for ${v.label} answered ${seen}, expected tokens: ${why}`);
+  if (v.field === 'email' || v.field === 'phone') {
+    const generated = await ctx.api.generate({ [v.field]: v.value, optout_check: 1 } as never);
+    if (!isTokenAnswer(generated)) {
+      const seen = generated.envelopeError ? `an answer that did not open (${generated.envelopeError.reason})` : `HTTP ${generated.http} ${JSON.stringify(statusOf(generated) ?? null)}`;
+      fail(`generate for ${v.label} answered ${seen}, expected tokens: ${why}`);
+    }
   }
   const mapped = await v3One(ctx, v);
   if (mapped.state !== 'mapped') fail(`one-entry v3 map of ${v.label} answered ${mapped.state}, expected a mapped entry: ${why}`);
@@ -217,13 +236,38 @@ function dottedSubjects(ctx: CheckContext): Subject[] {
 
 const LOOK_ALIKE_WHY = 'a non-gmail address that differs by dots or +tag is another person (the opt-out must not spread to it)';
 
+// ------------------------------------------------------------------ hash look-alikes (OP-ISOLATION)
+
+const BASE64_SYMBOLS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+/**
+ * The subject's base64 hash re-cut to 44 characters the operator decodes to another length (§3.4): 33 bytes
+ * (its 32 bytes, then a byte from a 44th symbol instead of the `=`), or 31 bytes (`==` after 42 symbols).
+ */
+interface HashCut {
+  subject: number;
+  bytes: 31 | 33;
+  /** 33 bytes: the 44th symbol, 0–63; the extra byte is its value. */
+  symbol: number;
+}
+
+function hashCutOf(subject: Subject, c: HashCut): Variant {
+  const field = hashField(subject);
+  const symbols = base64Hash(subject.dii).slice(0, 43);
+  const value = c.bytes === 33 ? symbols + BASE64_SYMBOLS[c.symbol % 64] : `${symbols.slice(0, 42)}==`;
+  const what = c.bytes === 33 ? `its 32 bytes and one more (${c.symbol % 64})` : 'its first 31 bytes';
+  return { field, value, label: `${field} of ${subject.label} cut to ${c.bytes} bytes (${what})` };
+}
+
+const HASH_CUT_WHY = 'a hash that decodes to 31 or 33 bytes is keyed on those bytes: another person (the opt-out must not spread to it)';
+
 export const formsChecks: Check[] = [
   {
     id: 'forms.equivalent.every-form',
     rule: 'OP-FORMS',
     kind: 'scenario',
     needs: [],
-    title: 'an opt-out holds for case changes, surrounding spaces, gmail dots and +tags, base64 and hex hashes, phone ↔ phone_hash and raw DII after a hashed logout (one-entry v3 map)',
+    title: 'an opt-out holds for case changes, surrounding and inner spaces, gmail dots and +tags, base64 and hex hashes, phone ↔ phone_hash and raw DII after a hashed logout (one-entry v3 map)',
     async run(ctx) {
       const subjects = optedOutSubjects(ctx, 'map');
       let count = 0;
@@ -241,7 +285,7 @@ export const formsChecks: Check[] = [
     rule: 'OP-FORMS',
     kind: 'property',
     needs: [],
-    title: 'any normalization variant of an opted-out person (case flips, spaces, gmail dots and +tags, hash form) maps as opted out',
+    title: 'any normalization variant of an opted-out person (case flips, surrounding and inner spaces, gmail dots and +tags, hash form) maps as opted out',
     async run(ctx) {
       const subjects = optedOutSubjects(ctx, 'map');
       return checkProperty(
@@ -261,7 +305,7 @@ export const formsChecks: Check[] = [
     rule: 'OP-ISOLATION',
     kind: 'scenario',
     needs: ['optout', 'synthetic'],
-    title: 'opt-outs leave other users of the same domains, non-gmail dot/+tag look-alikes and phones opted in (generate and one-entry v3 map)',
+    title: 'opt-outs leave other users of the same domains, non-gmail dot/+tag look-alikes and phones opted in (generate and one-entry v3 map), and 31- and 33-byte cuts of their hashes (v3 map)',
     async run(ctx) {
       const dotted = dottedSubjects(ctx);
       const controls = ctx.population.get('controls');
@@ -288,7 +332,15 @@ export const formsChecks: Check[] = [
           count += 1;
         }
       }
-      return `${controls.length} controls and ${count} look-alikes of ${dotted.length} opted-out dotted addresses stayed opted in on generate and v3 map`;
+      const hashed = optedOutSubjects(ctx, 'map');
+      for (const [index, subject] of hashed.entries()) {
+        for (const cut of [{ bytes: 33, symbol: 0 }, { bytes: 31, symbol: 0 }] as const) {
+          const v = hashCutOf(subject, { subject: index, ...cut });
+          otherPerson(ctx, subject, v);
+          await expectOptedIn(ctx, v, HASH_CUT_WHY);
+        }
+      }
+      return `${controls.length} controls and ${count} look-alikes of ${dotted.length} opted-out dotted addresses stayed opted in on generate and v3 map, and ${hashed.length * 2} 31- and 33-byte hash cuts of ${hashed.length} opted-out persons on v3 map`;
     },
   },
   {
@@ -296,7 +348,7 @@ export const formsChecks: Check[] = [
     rule: 'OP-ISOLATION',
     kind: 'property',
     needs: ['optout', 'synthetic'],
-    title: 'any dot/+tag look-alike of an opted-out non-gmail address (another person) stays opted in on generate and v3 map',
+    title: 'any dot/+tag look-alike of an opted-out non-gmail address (generate and v3 map) or 31-/33-byte cut of an opted-out hash (v3 map), all other people, stays opted in',
     async run(ctx) {
       const dotted = dottedSubjects(ctx);
       const subject = fc.nat({ max: dotted.length - 1 });
@@ -309,18 +361,25 @@ export const formsChecks: Check[] = [
       const general: fc.Arbitrary<LookAlike> = fc.record({ subject, keepDots: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }), tag, flips });
       // Every dot and the +tag dropped is the gmail-style key: weight it so every run tries it a few times.
       const stripped: fc.Arbitrary<LookAlike> = fc.record({ subject, keepDots: fc.constant([false, false, false, false]), tag: fc.constant<LookAlike['tag']>({ drop: true }), flips });
-      const arbitrary = fc.oneof(general, stripped).filter((l) => ctx.oracle.person('email', lookAlikeOf(dotted[l.subject]!, l).value) !== dotted[l.subject]!.person);
+      const lookAlike = fc.oneof(general, stripped).filter((l) => ctx.oracle.person('email', lookAlikeOf(dotted[l.subject]!, l).value) !== dotted[l.subject]!.person);
+      const hashed = optedOutSubjects(ctx, 'map');
+      const cut: fc.Arbitrary<HashCut> = fc.record({ subject: fc.nat({ max: hashed.length - 1 }), bytes: fc.constantFrom<HashCut['bytes']>(31, 33), symbol: fc.nat({ max: 63 }) });
+      // One case in three is a hash cut; the rest keep the look-alikes' even split.
+      const arbitrary = fc.oneof({ arbitrary: lookAlike.map((look) => ({ look })), weight: 2 }, { arbitrary: cut.map((cut) => ({ cut })), weight: 1 });
+      const probe = (c: { look: LookAlike } | { cut: HashCut }): { subject: Subject; v: Variant; why: string } => {
+        if ('look' in c) return { subject: dotted[c.look.subject]!, v: lookAlikeOf(dotted[c.look.subject]!, c.look), why: LOOK_ALIKE_WHY };
+        return { subject: hashed[c.cut.subject]!, v: hashCutOf(hashed[c.cut.subject]!, c.cut), why: HASH_CUT_WHY };
+      };
       return checkProperty(
         ctx,
         this.id,
         arbitrary,
-        async (l) => {
-          const subject = dotted[l.subject]!;
-          const v = lookAlikeOf(subject, l);
+        async (c) => {
+          const { subject, v, why } = probe(c);
           otherPerson(ctx, subject, v);
-          await expectOptedIn(ctx, v, LOOK_ALIKE_WHY);
+          await expectOptedIn(ctx, v, why);
         },
-        (l) => lookAlikeOf(dotted[l.subject]!, l).label,
+        (c) => probe(c).v.label,
       );
     },
   },

@@ -319,8 +319,9 @@ const SCENARIOS: Record<OperatorFaultName, Scenario> = {
       const tagged = await generated(env, { email: `${local}+tag@gmail.com`, optout_check: 1 });
       if (env.faulty) expectTokens(tagged);
       else expectOptout(tagged);
-      // Dots, case and the hash are handled right in both.
+      // Dots, case, inner spaces and the hash are handled right in both.
       expectOptout(await generated(env, { email: `${local.slice(0, 3)}.${local.slice(3)}@gmail.com`, optout_check: 1 }));
+      expectOptout(await generated(env, { email: `${local.slice(0, 2)} ${local.slice(2)}@gmail.com`, optout_check: 1 }));
       expectOptout(await generated(env, { email: ` ${local.toUpperCase()}@Gmail.com `, optout_check: 1 }));
       expectOptout(await generated(env, { email_hash: b64sha256(`${local}@gmail.com`), optout_check: 1 }));
     },
