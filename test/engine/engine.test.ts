@@ -44,6 +44,23 @@ describe('Redactor', () => {
     expect(redacted).toContain('"bucket_id":"b1"');
   });
 
+  it('follows the operator\'s DII model: inner spaces are one person, 31- and 33-byte hash decodes are others', () => {
+    const r = new Redactor();
+    const hash = sha256('janedoe@example.com').toString('base64');
+    const symbols = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+    // The 42nd symbol of a 31-byte decode carries 4 unused bits: flipping its lowest bit changes no byte.
+    const otherUnusedBits = symbols[symbols.indexOf(hash[41]!) ^ 1];
+    const plain = r.dii('email', 'janedoe@example.com');
+    expect(r.dii('email', ' Jane Doe @example.com')).toBe(plain);
+    expect(r.dii('email_hash', hash)).toBe(plain.replace('<email ', '<email_hash '));
+    const longer = r.dii('email_hash', `${hash.slice(0, 43)}A`); // its 32 bytes and a zero byte
+    const shorter = r.dii('email_hash', `${hash.slice(0, 42)}==`); // its first 31 bytes
+    expect(longer).toMatch(/^<email_hash dii#\d+>$/);
+    expect(shorter).toMatch(/^<email_hash dii#\d+>$/);
+    expect(new Set([plain.replace('<email ', '<email_hash '), longer, shorter]).size).toBe(3);
+    expect(r.dii('email_hash', `${hash.slice(0, 41)}${otherUnusedBits}==`)).toBe(shorter);
+  });
+
   it('never lets a generated DII or hash through (property)', () => {
     const r = new Redactor();
     fc.assert(
