@@ -65,9 +65,19 @@ export const OPERATOR_FAULTS = [
     description: 'email normalization removes gmail.com dots but keeps the +tag',
   },
   {
+    name: 'forms-inner-spaces-kept',
+    breaks: ['OP-FORMS'],
+    description: 'email normalization drops only the spaces around an address, keeping those inside the local part (the docs\' reading)',
+  },
+  {
     name: 'isolation-lenient-optout-key',
     breaks: ['OP-ISOLATION'],
     description: 'logout of an email also records the opt-out under the gmail-style normalization for every domain',
+  },
+  {
+    name: 'isolation-hash-first-32-bytes',
+    breaks: ['OP-ISOLATION'],
+    description: 'a hash field that decodes to 33 bytes is keyed on its first 32: taken for the person whose hash it begins with',
   },
   {
     name: 'propagation-repeat-resets',

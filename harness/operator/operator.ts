@@ -102,13 +102,15 @@ export class SimulatedOperator {
 
   // ------------------------------------------------------------ DII handling
 
-  /** Hashes one request value; the `forms-gmail-plus-kept` fault swaps in a wrong gmail rule. */
+  /** Hashes one request value; three faults swap in a wrong email rule or a wrong hash decoding. */
   private hash(field: DiiField, value: unknown): HashedDii {
-    if (field === 'email' && typeof value === 'string' && this.has('forms-gmail-plus-kept')) {
-      const tagKept = gmailWithTagKept(value);
-      if (tagKept) return { kind: 'email', hash: sha256(tagKept) };
+    if (field === 'email' && typeof value === 'string') {
+      const wrong = this.has('forms-gmail-plus-kept') ? gmailWithTagKept(value) : this.has('forms-inner-spaces-kept') ? innerSpacesKept(value) : undefined;
+      if (wrong) return { kind: 'email', hash: sha256(wrong) };
     }
-    return hashDii(field, value);
+    const dii = hashDii(field, value);
+    if (this.has('isolation-hash-first-32-bytes') && dii.hash.length > 32) return { kind: dii.kind, hash: dii.hash.subarray(0, 32) };
+    return dii;
   }
 
   /** The one DII of a generate, validate or logout payload; a JSON null counts as absent (§9). */
@@ -421,6 +423,19 @@ function gmailWithTagKept(email: string): string | undefined {
     // The local part as any other domain keeps it (case and spaces handled, dots and +tag kept).
     const local = normalizeEmail(`${email.slice(0, email.indexOf('@'))}@x`).slice(0, -2);
     return `${local.replaceAll('.', '')}@gmail.com`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Fault `forms-inner-spaces-kept`: spaces inside the local part survive (leading ones go); the rest as normalizeEmail. */
+function innerSpacesKept(email: string): string | undefined {
+  const at = email.indexOf('@');
+  const local = email.slice(0, at).replace(/^ +/, '');
+  if (at < 0 || !local.includes(' ')) return undefined;
+  try {
+    // A placeholder carries the spaces through the correct normalization.
+    return normalizeEmail(`${local.replaceAll(' ', '\u0000')}${email.slice(at)}`).replaceAll('\u0000', ' ');
   } catch {
     return undefined;
   }

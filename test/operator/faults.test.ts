@@ -327,6 +327,20 @@ const SCENARIOS: Record<OperatorFaultName, Scenario> = {
     },
   },
 
+  'forms-inner-spaces-kept': {
+    title: 'opt-out of xy@example.com holds for "x y@example.com" (fault: tokens for the spaced form)',
+    async run(env) {
+      const local = randomLocal();
+      await logoutOk(env, { email: `${local}@example.com` });
+      const spaced = await generated(env, { email: `${local.slice(0, 3)} ${local.slice(3)}@example.com`, optout_check: 1 });
+      if (env.faulty) expectTokens(spaced);
+      else expectOptout(spaced);
+      // Surrounding spaces and case are handled right in both; a space in the domain is another address in both.
+      expectOptout(await generated(env, { email: `  ${local.toUpperCase()}@Example.com `, optout_check: 1 }));
+      expectTokens(await generated(env, { email: `${local}@exa mple.com`, optout_check: 1 }));
+    },
+  },
+
   'isolation-lenient-optout-key': {
     title: 'logout of j.doe@example.com leaves jdoe@example.com opted in (fault: opted out too)',
     async run(env) {
@@ -338,6 +352,21 @@ const SCENARIOS: Record<OperatorFaultName, Scenario> = {
       else expectTokens(neighbour);
       // Another user of the domain is never touched.
       expectTokens(await generated(env, { email: `${b}.${a}@example.com`, optout_check: 1 }));
+    },
+  },
+
+  'isolation-hash-first-32-bytes': {
+    title: 'logout of an email leaves the 33-byte hash that begins with its hash opted in (fault: opted out too)',
+    async run(env) {
+      const email = newEmail();
+      const hash = b64sha256(email);
+      await logoutOk(env, { email });
+      const longer = await generated(env, { email_hash: `${hash.slice(0, 43)}A`, optout_check: 1 });
+      if (env.faulty) expectOptout(longer);
+      else expectTokens(longer);
+      // The hash itself is opted out and its 31-byte cut is another person, in both.
+      expectOptout(await generated(env, { email_hash: hash, optout_check: 1 }));
+      expectTokens(await generated(env, { email_hash: `${hash.slice(0, 42)}==`, optout_check: 1 }));
     },
   },
 
