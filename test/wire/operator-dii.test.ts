@@ -20,8 +20,9 @@ interface Vector {
   identity?: string;
 }
 
-const VECTORS: Vector[] = readFileSync(new URL('../fixtures/operator-dii.jsonl', import.meta.url), 'utf8')
-  .split('\n')
+const FIXTURE = readFileSync(new URL('../fixtures/operator-dii.jsonl', import.meta.url), 'utf8');
+const SOURCE_NOTE = readFileSync(new URL('../fixtures/operator-dii.SOURCE.md', import.meta.url), 'utf8');
+const VECTORS: Vector[] = FIXTURE.split('\n')
   .filter((line) => line.trim() !== '')
   .map((line) => JSON.parse(line) as Vector);
 
@@ -145,7 +146,8 @@ const show = (v: Vector, line: number) => `line ${line}: ${v.field} ${JSON.strin
 // ------------------------------------------------------------------ every vector
 
 describe('the recorded operator vectors (test/fixtures/operator-dii.jsonl)', () => {
-  it('are all read: 433 lines, each valid one with its identity', () => {
+  it('are the recording the SOURCE note names, all read: 433 lines, each valid one with its identity', () => {
+    expect(SOURCE_NOTE).toContain(createHash('sha256').update(FIXTURE).digest('hex'));
     expect(VECTORS).toHaveLength(433);
     for (const v of VECTORS) expect(v.valid === (v.identity !== undefined)).toBe(true);
     // The lines that set the corrected model apart (UID2-SPEC §3.2, §3.4) are among them.
