@@ -67,7 +67,7 @@ export const OPERATOR_FAULTS = [
   {
     name: 'forms-inner-spaces-kept',
     breaks: ['OP-FORMS'],
-    description: 'email normalization drops only the spaces around an address, keeping those inside the local part (the docs\' reading)',
+    description: 'email normalization drops only the spaces around an address, keeping those inside the local part (the docs read literally)',
   },
   {
     name: 'isolation-lenient-optout-key',
