@@ -2,8 +2,9 @@
 // (UID2-SPEC §1.1, §1.2, §7). A login generates with `optout_check: 1` and keeps the identity per person
 // (normalized DII); an ad request serves the kept advertising token, refreshed first once `refresh_from` has
 // passed; `tick` does the same for every kept identity. An `optout` answer to generate or refresh drops the
-// identity and is remembered as the JS SDK does (72 h), so no later login generates again. A user who opted
-// out of this site is never generated for, in any spelling, and that opt-out is not relayed to UID2.
+// identity and is remembered as the JS SDK does (72 h, PUB-OPTOUT-REMEMBERED), so no later login generates
+// again (a publisher built from the server-side guide asks once at each login). A user who opted out of this
+// site is never generated for, in any spelling, and that opt-out is not relayed to UID2.
 import { hashDii, InvalidDiiError, normalizeEmail, personKey } from '../wire/dii.ts';
 import type { IdentityBody } from '../wire/identity.ts';
 import { ask, malformed, statusOf, unexpected } from './operator-answer.ts';

@@ -11,8 +11,9 @@
 // - Control users (who must get tokens) are never look-alikes of a site-opted-out user, except in
 //   PUB-SITE-NOT-RELAYED, whose rule they are; look-alikes are other people (UID2-SPEC §3.1: only gmail.com
 //   drops dots and +tags).
-// - A check judges only what its rule governs: PUB-OPTOUT-RESPONSE reads generate answers, PUB-REFRESH-OPTOUT
-//   refresh answers, PUB-REFRESH only users who never opted out, PUB-SITE-* never global opt-outs' effects.
+// - A check judges only what its rule governs: PUB-OPTOUT-RESPONSE reads generate answers and the generates
+//   within one login, PUB-OPTOUT-REMEMBERED the generates at later logins, PUB-REFRESH-OPTOUT refresh answers,
+//   PUB-REFRESH only users who never opted out, PUB-SITE-* never global opt-outs' effects.
 // - Every message and `describe` names users by number and kind, never by DII, token or raw UID2.
 // - A publisher that does nothing must not pass: every check counts what it could judge and ends `undecided`
 //   when that was nothing (PUB-SITE-NOT-RELAYED fails a publisher that generates for nobody).
