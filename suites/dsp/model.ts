@@ -6,10 +6,11 @@
 // long before), or the opt-out time lies seconds before the establishment (a user who logged in again). One run
 // gives a trace that each rule judges for its own users (see the pitfalls in support.ts).
 //
-// A case runs: fresh users and a generated token each (minted into its older chain where it has one) → round 0: bids for the users "seen before" → the
-// opt-outs (webhook calls, operator registrations) → rounds 1, 2, …: every user bids again with every kind of
-// token it can have now, until the users of the judged fate have stopped being used (plus one confirming round)
-// or the bound `actWithinMs` after their opt-out has passed. Isolation runs two rounds.
+// A case runs: fresh users and a generated token each (minted into its older chain where it has one) → round
+// 0: bids for the users "seen before" → the opt-outs (webhook calls, operator registrations) → rounds 1, 2, …:
+// every user bids again with every kind of token it can have now, until the users of the judged fate have
+// stopped being used (plus one confirming round) or the bound `actWithinMs` after their opt-out has passed.
+// Isolation runs two rounds.
 import fc from 'fast-check';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { deliver, duration, fire, hasLife, label, newUser, nowSeconds, pause, relation, seconds, shape, shuffled, Tokens, type BidItem, type BidRecord, type Issued, type Kind, type User } from './support.ts';
@@ -24,10 +25,10 @@ export interface Member {
   /** Bid on (round 0) before the opt-outs. */
   seenBefore: boolean;
   /**
-   * Whole seconds from the establishment of the user's refresh chain to its opt-out time (the webhook's
-   * timestamp; for the other fates, the time the case's opt-outs are made): > 0 the chain was established that
-   * long before (seconds, hours, days); 0 in the same second; < 0 the opt-out time lies that long before the
-   * establishment (the user logged in again after opting out).
+   * Whole seconds from the establishment of the user's refresh chain to its opt-out time: > 0 the chain was
+   * established that long before the case's opt-outs (seconds, hours, days); 0 in the same second. For a webhook
+   * opt-out, its timestamp is exactly this many seconds after the second of the establishment, so < 0 puts
+   * the timestamp that long before it (the user logged in again after opting out).
    */
   establishedS: number;
   /** Webhook: the opt-out service calls again later with a later timestamp (a user who opts out twice). */
