@@ -11,7 +11,23 @@
 import { fail, undecided, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
-import { GENERATE_ENDPOINTS, describePlan, label, listUsers, loginsAfter, loginsAfterGlobalOptout, newUsers, planArbitrary, plural, Recorder, reloginGloballyOptedOut, runPlan, type User } from './support.ts';
+import {
+  GENERATE_ENDPOINTS,
+  describePlan,
+  label,
+  listUsers,
+  loginsAfter,
+  loginsAfterGlobalOptout,
+  newUsers,
+  planArbitrary,
+  plural,
+  Recorder,
+  reloginGloballyOptedOut,
+  runPlan,
+  sleep,
+  timing,
+  type User,
+} from './support.ts';
 
 /** How long an optout answer is to be remembered (UID2-SPEC §7, §8: the JS SDK's marker). */
 export const REMEMBER_MS = 72 * 3_600_000;
@@ -50,6 +66,34 @@ export const optoutRememberedChecks: Check<ParticipantCheckContext>[] = [
       const judged = judgeRemembered(ctx, users, rec, since, 'opted out before the first login');
       if (judged.users === 0) undecided(`no optout answer was followed by a later login of ${listUsers(users)}: nothing to judge`);
       return `${plural(judged.users, 'user')} whose generate answered optout: ${plural(judged.logins, 'later login')} (in three spellings), none asked generate again`;
+    },
+  },
+  {
+    id: 'publisher.optout-remembered.after-refresh-optout',
+    rule: 'PUB-OPTOUT-REMEMBERED',
+    kind: 'scenario',
+    needs: ['publisher'],
+    title: 'users logged in (email, phone, gmail) who opt out globally: once their refresh answers optout, three more logins in other spellings make no generate call',
+    async run(ctx) {
+      const since = Date.now();
+      const t = timing(ctx);
+      const rec = new Recorder(ctx);
+      const users = newUsers(ctx, ['email', 'phone', 'gmail']);
+      for (const user of users) await rec.login(user);
+      for (const user of users) await rec.globalOptout(user);
+      // Ticks and ad requests (as the users logged in) until every refresh answered optout, or the last could have.
+      const refreshOptout = (user: User) => ctx.callsAbout(user.canonical, since).some((c) => c.endpoint === 'refresh' && c.status === 'optout');
+      const until = Date.now() + t.refreshAfter + t.grace + 2 * t.step;
+      while (!users.every(refreshOptout) && Date.now() < until) {
+        await rec.tick();
+        for (const user of users.filter((u) => !refreshOptout(u))) await rec.ad(user);
+        await sleep(t.step);
+      }
+      const answered = users.filter(refreshOptout);
+      if (answered.length === 0) undecided(`no refresh for ${listUsers(users)} answered optout (a publisher that keeps no session or never refreshes): nothing to judge here (PUB-REFRESH covers refreshing)`);
+      for (const user of answered) for (const s of [1, 2, 0]) await rec.login(user, s);
+      const judged = judgeRemembered(ctx, answered, rec, since, 'after an optout answer to refresh');
+      return `${plural(judged.users, 'user')} whose refresh answered optout: ${plural(judged.logins, 'later login')} (in three spellings), none asked generate`;
     },
   },
   {
