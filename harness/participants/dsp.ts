@@ -38,6 +38,20 @@ export const DSP_FAULTS: readonly ParticipantFault[] = [
       'applies only the removed §6.2 rule to webhook opt-outs (opted out when established < opt-out time): a token established at or after the opt-out time (the same second, or minted by an operator the opt-out had not reached yet) is still used',
   },
   {
+    name: 'dsp-optout-after-only',
+    role: 'dsp',
+    breaks: ['DSP-BID-OPTOUT'],
+    description:
+      'applies a webhook opt-out only to tokens established at or after the opt-out time (a user who logs in again after opting out) and reads the rest as issued before it and vetted: tokens of chains established seconds, hours or days before the opt-out are still used',
+  },
+  {
+    name: 'dsp-optout-seconds-vs-ms',
+    role: 'dsp',
+    breaks: ['DSP-BID-OPTOUT'],
+    description:
+      "applies both §6.2 comparisons to webhook opt-outs (established before the opt-out time: the removed rule; at or after it: a re-login), but the first compares the token's established milliseconds with the webhook's Unix seconds and never holds: tokens of chains established before the opt-out are still used",
+  },
+  {
     name: 'dsp-ignores-all-uid2',
     role: 'dsp',
     breaks: ['DSP-BID-ISOLATION'],
@@ -205,6 +219,20 @@ export function createDsp(context: ParticipantContext): RoleHandler {
     return optedOut;
   }
 
+  /** Whether a webhook opt-out at `optedOutAtMs` refuses a token established at `establishedMs`: always, but for three faults. */
+  function optoutCovers(establishedMs: number, optedOutAtMs: number): boolean {
+    switch (fault) {
+      case 'dsp-optout-established-only':
+        return establishedMs < optedOutAtMs;
+      case 'dsp-optout-after-only':
+        return establishedMs >= optedOutAtMs;
+      case 'dsp-optout-seconds-vs-ms':
+        return establishedMs < optedOutAtMs / 1000 || establishedMs >= optedOutAtMs;
+      default:
+        return true;
+    }
+  }
+
   async function bid(body: unknown): Promise<{ uses_uid2: boolean; reason?: NotUsedReason }> {
     const notUsed = (reason: NotUsedReason) => ({ uses_uid2: false, reason });
     const { decoded, keys: current } = await decode(tokenOf(body));
@@ -222,7 +250,7 @@ export function createDsp(context: ParticipantContext): RoleHandler {
     // DSP-BID-OPTOUT: any webhook opt-out of this UID2 refuses every token carrying it. This covers §6.2's
     // SHOULD (established < opt-out time) and, as the kit's MUST requires, tokens established later too.
     const optedOutAt = webhookOptouts.get(uid);
-    if (optedOutAt !== undefined && (fault !== 'dsp-optout-established-only' || token.establishedMs < optedOutAt)) return notUsed('opted_out_webhook');
+    if (optedOutAt !== undefined && optoutCovers(token.establishedMs, optedOutAt)) return notUsed('opted_out_webhook');
     // DSP-STATUS-CHECK: the operator's status list too, for opt-outs whose webhook call is late or lost.
     if (statusOptouts.has(uid)) return notUsed('opted_out_status');
     if (fault !== 'dsp-no-status-check' && (await statusOptedOut(uid))) return notUsed('opted_out_status');

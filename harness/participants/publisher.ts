@@ -2,8 +2,9 @@
 // (UID2-SPEC §1.1, §1.2, §7). A login generates with `optout_check: 1` and keeps the identity per person
 // (normalized DII); an ad request serves the kept advertising token, refreshed first once `refresh_from` has
 // passed; `tick` does the same for every kept identity. An `optout` answer to generate or refresh drops the
-// identity and is remembered as the JS SDK does (72 h), so no later login generates again. A user who opted
-// out of this site is never generated for, in any spelling, and that opt-out is not relayed to UID2.
+// identity and is remembered as the JS SDK does (72 h, PUB-OPTOUT-REMEMBERED), so no later login generates
+// again (a publisher built from the server-side guide asks once at each login). A user who opted out of this
+// site is never generated for, in any spelling, and that opt-out is not relayed to UID2.
 import { hashDii, InvalidDiiError, normalizeEmail, personKey } from '../wire/dii.ts';
 import type { IdentityBody } from '../wire/identity.ts';
 import { ask, malformed, statusOf, unexpected } from './operator-answer.ts';
@@ -45,11 +46,18 @@ export const PUBLISHER_FAULTS: readonly ParticipantFault[] = [
     description: 'its phone login path builds the generate request without optout_check; email logins carry optout_check 1',
   },
   {
-    name: 'pub-retries-after-optout',
+    name: 'pub-retries-within-login',
     role: 'publisher',
     breaks: ['PUB-OPTOUT-RESPONSE'],
     description:
-      'treats an optout answer to generate like a failed login and remembers nothing: every later login of that user calls generate again (the operator answers optout again, so no token is ever served)',
+      'treats an optout answer to generate like a transient error: asks generate once more within the same login (optout again), then gives up and remembers the answer; no token is ever served and later logins ask nothing',
+  },
+  {
+    name: 'pub-generates-at-every-login',
+    role: 'publisher',
+    breaks: ['PUB-OPTOUT-REMEMBERED'],
+    description:
+      'the server-side guide publisher: remembers no optout answer, so every later login of that user calls generate once again (the operator answers optout again, so no token is ever served)',
   },
   {
     name: 'pub-keeps-session-after-generate-optout',
@@ -143,11 +151,14 @@ export function createPublisher(context: ParticipantContext): RoleHandler {
 
   async function login(user: User): Promise<string | null> {
     if (optedOutOfSite(user)) return null; // PUB-SITE-OPTOUT: no generate, in any spelling
-    // PUB-OPTOUT-RESPONSE: the operator said optout; asking again would be a retry loop.
-    if (remembersOptout(user.person) && fault !== 'pub-retries-after-optout') return null;
+    // PUB-OPTOUT-REMEMBERED: the operator said optout; a later login does not ask again for 72 h (§7).
+    if (remembersOptout(user.person) && fault !== 'pub-generates-at-every-login') return null;
     const optoutCheck = fault === 'pub-optout-check-missing-for-phone' && user.field === 'phone' ? {} : { optout_check: 1 };
     const request = user.field === 'email' ? { email: user.value, ...optoutCheck } : { phone: user.value, ...optoutCheck };
-    const exchange = await ask('generate', () => client.generate(request));
+    const generate = () => ask('generate', () => client.generate(request));
+    let exchange = await generate();
+    // PUB-OPTOUT-RESPONSE: an optout answer is final; asking again within this login is a retry loop.
+    if (fault === 'pub-retries-within-login' && exchange.http === 200 && statusOf(exchange) === 'optout') exchange = await generate();
     const status = statusOf(exchange);
     if (exchange.http === 200 && status === 'optout') {
       rememberOptout(user.person);

@@ -3,11 +3,14 @@
 // whatever the token's established time). The opt-outs here go through the webhook only: the kit's operator
 // knows nothing of them, so /v2/optout/status cannot hide a lost one. The DSP may take `actWithinMs` to act on
 // a delivery; after that (and once it has stopped) no token carrying the UID2 may be used: the one the DSP saw
-// before, a refresh of it, one generated after the opt-out. The situations a real implementation gets wrong:
-// `+` in the raw UID2 decoded as a space (about half of all UID2s), the removed "established < opt-out time"
-// rule (a token established in the same second as the opt-out, or minted by an operator the opt-out had not
-// reached), an opt-out delivered before the DSP ever saw the UID2 (stored only for known users), repeats that
-// move the stored time, the legacy `=`-padded 32-byte form.
+// before, a refresh of it, one generated after the opt-out. The chains those tokens belong to were established
+// in the second of the webhook's opt-out time, whole seconds, hours or days before it (most tokens in
+// production), or seconds after it. The situations a real implementation gets wrong: `+` in the raw UID2
+// decoded as a space (about half of all UID2s), a comparison of established and opt-out times in place of "any
+// record refuses": the removed "established < opt-out time" rule (a token established in the same second as
+// the opt-out, or generated after it), the opposite (only tokens established after the opt-out: older chains
+// pass), either with seconds taken for milliseconds; an opt-out delivered before the DSP ever saw the UID2
+// (stored only for known users), repeats that move the stored time, the legacy `=`-padded 32-byte form.
 import { fail, notApplicable, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
@@ -28,8 +31,8 @@ function judge(trace: Trace, actWithinMs: number): void {
 
 const webhookUsers = (c: Case) => c.members.filter((m) => m.fate === 'webhook');
 
-function member(kind: Member['kind'], plus: boolean, fate: Member['fate'], seenBefore: boolean, shiftS = 0, repeat = false): Member {
-  return { kind, plus, fate, seenBefore, shiftS, repeat };
+function member(kind: Member['kind'], plus: boolean, fate: Member['fate'], seenBefore: boolean, establishedS = 0, repeat = false): Member {
+  return { kind, plus, fate, seenBefore, establishedS, repeat };
 }
 
 async function scenario(ctx: ParticipantCheckContext, c: Case, summary: string): Promise<string> {
@@ -45,14 +48,14 @@ export const bidOptoutChecks: Check<ParticipantCheckContext>[] = [
     rule: RULE,
     kind: 'scenario',
     needs: ['dsp', 'webhook'],
-    title: "users the DSP bid on (email and phone, raw UID2 with and without '+'), opted out by webhook at the current second: no token carrying their UID2 is used afterwards",
+    title: "users the DSP bid on (email and phone, raw UID2 with and without '+'), opted out by webhook with an opt-out time in the second their chain was established: no token carrying their UID2 is used afterwards",
     run(ctx) {
       const c: Case = {
         members: [member('email', true, 'webhook', true), member('phone', false, 'webhook', true), member('email', false, 'stays', true), member('phone', true, 'webhook', true), member('email', false, 'webhook', true)],
         burst: true,
         order: 11,
       };
-      return scenario(ctx, c, "bid on before, opted out by webhook with the current second as opt-out time (with and without '+')");
+      return scenario(ctx, c, "bid on before, opted out by webhook with an opt-out time in the second their chain was established (with and without '+')");
     },
   },
   {
@@ -63,11 +66,33 @@ export const bidOptoutChecks: Check<ParticipantCheckContext>[] = [
     title: 'opt-outs delivered before the DSP ever saw the UID2, timestamped seconds before the tokens were established (some delivered twice): no token carrying the UID2 is used',
     run(ctx) {
       const c: Case = {
-        members: [member('phone', true, 'webhook', false, 3, true), member('email', true, 'webhook', false, 1), member('email', false, 'stays', true), member('email', false, 'webhook', false, 3), member('phone', false, 'webhook', false, 1, true)],
+        members: [member('phone', true, 'webhook', false, -3, true), member('email', true, 'webhook', false, -1), member('email', false, 'stays', true), member('email', false, 'webhook', false, -3), member('phone', false, 'webhook', false, -1, true)],
         burst: false,
         order: 5,
       };
       return scenario(ctx, c, 'the DSP had never bid on, opted out by webhook with a timestamp 1–3 s before their tokens were established');
+    },
+  },
+  {
+    id: 'dsp.bid-optout.older-chains',
+    rule: RULE,
+    kind: 'scenario',
+    needs: ['dsp', 'webhook'],
+    title: 'users whose refresh chains were established whole seconds, hours and days before the webhook\'s opt-out time (bid on before or not), and one in its second: no token carrying their UID2 is used afterwards',
+    run(ctx) {
+      const c: Case = {
+        members: [
+          member('email', true, 'webhook', true, 3 * 3600),
+          member('phone', false, 'webhook', false, 2 * 86_400),
+          member('email', false, 'stays', true, 3 * 3600),
+          member('phone', true, 'webhook', true, 2),
+          member('email', false, 'webhook', false, 1),
+          member('email', true, 'webhook', true, 0),
+        ],
+        burst: false,
+        order: 13,
+      };
+      return scenario(ctx, c, 'with chains established 3 h, 2 days, 2 s and 1 s before the opt-out time and in its second');
     },
   },
   {
@@ -116,7 +141,7 @@ export const bidOptoutChecks: Check<ParticipantCheckContext>[] = [
     rule: RULE,
     kind: 'property',
     needs: ['dsp', 'webhook'],
-    title: 'generated populations (webhook opt-outs with and without \'+\', timestamps now or seconds back, some delivered twice; operator-only opt-outs; users who stay), bid in generated orders and bursts: no webhook-opted-out UID2 is used',
+    title: 'generated populations (webhook opt-outs with and without \'+\', chains established days, hours or seconds before the opt-out time, in its second or after it, some delivered twice; operator-only opt-outs; users who stay), bid in generated orders and bursts: no webhook-opted-out UID2 is used',
     async run(ctx) {
       const tokens = new Tokens(ctx);
       let uses = 0;

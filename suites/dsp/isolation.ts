@@ -11,8 +11,8 @@ import { checkProperty } from '../../harness/engine/property.ts';
 import { caseArbitrary, describeCase, isolationViolations, runCase, PLAIN_VARIANT_TEXT, type Case, type Fate, type Member, type Trace, type Variant } from './model.ts';
 import { deliver, fire, label, listUsers, newUser, nowSeconds, pause, Tokens, type BidItem, type BidRecord } from './support.ts';
 
-function member(kind: Member['kind'], plus: boolean, fate: Fate, seenBefore: boolean): Member {
-  return { kind, plus, fate, seenBefore, shiftS: 0, repeat: false };
+function member(kind: Member['kind'], plus: boolean, fate: Fate, seenBefore: boolean, establishedS = 0): Member {
+  return { kind, plus, fate, seenBefore, establishedS, repeat: false };
 }
 
 /** What had happened to the others when a bid was made, for the messages. */
@@ -66,11 +66,15 @@ export const isolationChecks: Check<ParticipantCheckContext>[] = [
     rule: 'DSP-BID-ISOLATION',
     kind: 'scenario',
     needs: ['dsp'],
-    title: "users who never opt out (email and phone, raw UID2 with and without '+'): generated, refreshed and re-generated tokens are all used",
+    title: "users who never opt out (email and phone, raw UID2 with and without '+', chains new or established hours and days ago): generated, refreshed and re-generated tokens are all used",
     async run(ctx) {
-      const c: Case = { members: [member('email', true, 'stays', true), member('phone', false, 'stays', false), member('phone', true, 'stays', true), member('email', false, 'stays', false)], burst: false, order: 3 };
+      const c: Case = {
+        members: [member('email', true, 'stays', true), member('phone', false, 'stays', false, 3 * 3600), member('phone', true, 'stays', true, 2 * 86_400), member('email', false, 'stays', false)],
+        burst: false,
+        order: 3,
+      };
       const trace = await scenario(ctx, c);
-      return `every one of ${judgedBids(trace)} bids for 4 users who never opted out used the UID2 (generated, refreshed and re-generated tokens, email and phone)`;
+      return `every one of ${judgedBids(trace)} bids for 4 users who never opted out used the UID2 (generated, refreshed and re-generated tokens, email and phone, chains new and hours or days old)`;
     },
   },
   {

@@ -1,16 +1,19 @@
 // Populations of DSP users and what happens to them, for the property checks (and the scenarios that are one
-// fixed case of them): some users stay, some opt out through the webhook (with or without `+` in the raw UID2,
-// the webhook's timestamp now or seconds before), some opt out at the operator only; some were bid on before
-// the opt-outs, others appear only afterwards; bids go in a generated order, alone or in bursts. One run gives
-// a trace that each rule judges for its own users (see the pitfalls in support.ts).
+// fixed case of them): some users stay, some opt out through the webhook (with or without `+` in the raw UID2),
+// some opt out at the operator only; some were bid on before the opt-outs, others appear only afterwards; bids
+// go in a generated order, alone or in bursts. A user's refresh chain was established in the same second as its
+// opt-out time, whole seconds, hours or days before it (in production most tokens belong to chains established
+// long before), or the opt-out time lies seconds before the establishment (a user who logged in again). One run
+// gives a trace that each rule judges for its own users (see the pitfalls in support.ts).
 //
-// A case runs: fresh users and a generated token each → round 0: bids for the users "seen before" → the
-// opt-outs (webhook calls, operator registrations) → rounds 1, 2, …: every user bids again with every kind of
-// token it can have now, until the users of the judged fate have stopped being used (plus one confirming round)
-// or the bound `actWithinMs` after their opt-out has passed. Isolation runs two rounds.
+// A case runs: fresh users and a generated token each (minted into its older chain where it has one) → round
+// 0: bids for the users "seen before" → the opt-outs (webhook calls, operator registrations) → rounds 1, 2, …:
+// every user bids again with every kind of token it can have now, until the users of the judged fate have
+// stopped being used (plus one confirming round) or the bound `actWithinMs` after their opt-out has passed.
+// Isolation runs two rounds.
 import fc from 'fast-check';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
-import { deliver, fire, hasLife, label, newUser, nowSeconds, pause, relation, seconds, shape, shuffled, Tokens, type BidItem, type BidRecord, type Issued, type Kind, type User } from './support.ts';
+import { deliver, duration, fire, hasLife, label, newUser, nowSeconds, pause, relation, seconds, shape, shuffled, Tokens, type BidItem, type BidRecord, type Issued, type Kind, type User } from './support.ts';
 
 /** stays: never opts out; webhook: opts out through the DSP's webhook only; operator: at the operator only. */
 export type Fate = 'stays' | 'webhook' | 'operator';
@@ -21,8 +24,13 @@ export interface Member {
   fate: Fate;
   /** Bid on (round 0) before the opt-outs. */
   seenBefore: boolean;
-  /** Webhook: how many seconds before "now" the opt-out's timestamp lies (0: the current second). */
-  shiftS: number;
+  /**
+   * Whole seconds from the establishment of the user's refresh chain to its opt-out time: > 0 the chain was
+   * established that long before the case's opt-outs (seconds, hours, days); 0 in the same second. For a webhook
+   * opt-out, its timestamp is exactly this many seconds after the second of the establishment, so < 0 puts
+   * the timestamp that long before it (the user logged in again after opting out).
+   */
+  establishedS: number;
   /** Webhook: the opt-out service calls again later with a later timestamp (a user who opts out twice). */
   repeat: boolean;
 }
@@ -64,6 +72,9 @@ export interface Trace {
   rounds: number;
 }
 
+/** Where a generated user's chain begins relative to its opt-out time (see Member.establishedS). */
+export const ESTABLISHED_S: readonly number[] = [-3, -1, 0, 1, 3, 3 * 3600, 2 * 86_400];
+
 /** A user; the judged fate (`focus`) comes twice as often as each other one. */
 export function memberArbitrary(fates: readonly Fate[], focus: Fate): fc.Arbitrary<Member> {
   return fc.record({
@@ -71,7 +82,7 @@ export function memberArbitrary(fates: readonly Fate[], focus: Fate): fc.Arbitra
     plus: fc.boolean(),
     fate: fc.oneof(...fates.map((f) => ({ weight: f === focus ? 2 : 1, arbitrary: fc.constant(f) }))),
     seenBefore: fc.boolean(),
-    shiftS: fc.constantFrom(0, 1, 3),
+    establishedS: fc.constantFrom(...ESTABLISHED_S),
     repeat: fc.boolean(),
   });
 }
@@ -94,8 +105,14 @@ export function caseArbitrary(focus: Fate, fates: readonly Fate[]): fc.Arbitrary
 }
 
 function describeMember(m: Member, i: number): string {
-  const fate = m.fate === 'stays' ? 'stays' : m.fate === 'operator' ? 'opts out at the operator only' : `opts out by webhook (timestamp ${m.shiftS === 0 ? 'now' : `${m.shiftS} s back`}${m.repeat ? ', delivered twice' : ''})`;
-  return `user ${i + 1} (${m.kind}, ${shape(m.plus)}) ${fate}, ${m.seenBefore ? 'bid on before' : 'never bid on before'}`;
+  const fate = m.fate === 'stays' ? 'stays' : m.fate === 'operator' ? 'opts out at the operator only' : `opts out by webhook${m.repeat ? ' (delivered twice)' : ''}`;
+  return `user ${i + 1} (${m.kind}, ${shape(m.plus)}, chain established ${establishedText(m.establishedS)}) ${fate}, ${m.seenBefore ? 'bid on before' : 'never bid on before'}`;
+}
+
+/** "3 h before the opt-out time", "in the opt-out time's second", "1 s after the opt-out time". */
+export function establishedText(establishedS: number): string {
+  if (establishedS === 0) return "in the opt-out time's second";
+  return `${duration(Math.abs(establishedS) * 1000)} ${establishedS > 0 ? 'before' : 'after'} the opt-out time`;
 }
 
 export function describeCase(c: Case): string {
@@ -129,7 +146,11 @@ export function variantText(record: BidRecord<Variant>, optout: OptoutRecord | u
 /** Runs one case against the DSP; `judged` decides how long the rounds go on. */
 export async function runCase(ctx: ParticipantCheckContext, tokens: Tokens, c: Case, judged: Fate): Promise<Trace> {
   const users = c.members.map((m, i) => newUser(ctx, i + 1, m.kind, m.plus));
-  const first = await Promise.all(users.map((u) => tokens.generate(u)));
+  // A chain established earlier: the generated token as the operator issues it at the chain's latest refresh.
+  const first = (await Promise.all(users.map((u) => tokens.generate(u)))).map((issued, i) => {
+    const ageS = c.members[i]!.establishedS;
+    return ageS > 0 ? tokens.mint(issued, { establishedMs: issued.fields.establishedMs - ageS * 1000 }) : issued;
+  });
   const trace: Trace = { case: c, users, first, bids: [], optouts: new Map(), rounds: 0 };
   const indices = c.members.map((_, i) => i);
 
@@ -140,7 +161,8 @@ export async function runCase(ctx: ParticipantCheckContext, tokens: Tokens, c: C
     const m = c.members[i]!;
     const user = users[i]!;
     if (m.fate === 'webhook') {
-      const timestampS = nowSeconds() - m.shiftS;
+      // Whole seconds from the second the chain was established; never in the future.
+      const timestampS = Math.floor(first[i]!.fields.establishedMs / 1000) + m.establishedS;
       const delivered = await deliver(ctx, user.uid, timestampS, label(user));
       const answers = [delivered.http];
       if (m.repeat) answers.push((await deliver(ctx, user.uid, nowSeconds(), `${label(user)}, again`)).http);
@@ -180,7 +202,8 @@ async function roundTokens(tokens: Tokens, m: Member, user: User, first: Issued,
     items.push({ member: i, variant: 'late', issued: tokens.mint(first) });
     items.push({ member: i, variant: 'late-new', issued: tokens.mint(first, { establishedMs: Date.now() }) });
   } else {
-    const [refreshed, fresh] = await Promise.all([tokens.refresh(user, first), tokens.generate(user)]);
+    // A chain minted older has no refresh token at the kit: its refresh is minted the same way.
+    const [refreshed, fresh] = await Promise.all([first.refreshToken ? tokens.refresh(user, first) : tokens.mint(first), tokens.generate(user)]);
     items.push({ member: i, variant: 'refreshed', issued: refreshed }, { member: i, variant: 'new', issued: fresh });
   }
   return items;

@@ -18,7 +18,7 @@ const RULE = 'DSP-STATUS-CHECK';
 const LISTED = 'opted out at the operator only (listed by /v2/optout/status, no webhook call)';
 
 function member(kind: Member['kind'], plus: boolean, fate: Fate, seenBefore: boolean): Member {
-  return { kind, plus, fate, seenBefore, shiftS: 0, repeat: false };
+  return { kind, plus, fate, seenBefore, establishedS: 0, repeat: false };
 }
 
 function judge(trace: Trace, actWithinMs: number): void {

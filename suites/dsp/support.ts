@@ -13,8 +13,11 @@
 //   answered (the DSP received the opt-out either way); they stop as undecided only when there was no answer.
 // - A DSP that uses no UID2 at all breaks DSP-BID-ISOLATION, not the others: their judgments ("not used") hold
 //   vacuously for it, so they end not_applicable with a pointer to DSP-BID-ISOLATION, never a pass.
-// - The webhook's timestamp is Unix seconds, a token's established time milliseconds: an opt-out "now" lands
-//   at or before the established time of a token generated earlier in the same second.
+// - The webhook's timestamp is Unix seconds, a token's established time milliseconds: an opt-out time in the
+//   second a chain was established lands at or before its established time. In production most tokens belong
+//   to chains established hours or days before the opt-out, so the model gives chains every relation (same
+//   second, whole seconds, hours and days before, seconds after): a DSP that compares the two times in any
+//   way other than "any record refuses" is caught by one of them.
 // - Tokens of the kit's operator expire within seconds: a token is only judged "should be used" while it has
 //   life left, and the checks take fresh tokens each round.
 // - Messages and notes name users by index, kind and raw UID2 shape, never by DII, token or raw UID2.
@@ -61,6 +64,13 @@ export function listUsers(users: readonly User[]): string {
 }
 
 export const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/** A span for messages: seconds, hours or days. */
+export function duration(ms: number): string {
+  if (ms >= 86_400_000) return `${(ms / 86_400_000).toFixed(1)} days`;
+  if (ms >= 3_600_000) return `${(ms / 3_600_000).toFixed(1)} h`;
+  return seconds(ms);
+}
 
 /** An advertising token as the kit holds it: its fields (decoded with the kit operator's keys) and refresh data. */
 export interface Issued {
@@ -228,5 +238,5 @@ export function requireSomeUse(uses: number, rule: string): void {
 export function relation(atMs: number, referenceMs: number): string {
   const d = atMs - referenceMs;
   if (Math.abs(d) < 50) return 'at';
-  return `${seconds(Math.abs(d))} ${d > 0 ? 'after' : 'before'}`;
+  return `${duration(Math.abs(d))} ${d > 0 ? 'after' : 'before'}`;
 }

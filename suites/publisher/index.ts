@@ -5,6 +5,7 @@ import type { Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 
 import { optoutCheckChecks } from './optout-check.ts';
+import { optoutRememberedChecks } from './optout-remembered.ts';
 import { optoutResponseChecks } from './optout-response.ts';
 import { refreshChecks } from './refresh.ts';
 import { refreshOptoutChecks } from './refresh-optout.ts';
@@ -16,6 +17,7 @@ export const PUBLISHER_CHECKS: Check<ParticipantCheckContext>[] = [
   ...siteNotRelayedChecks,
   ...optoutCheckChecks,
   ...optoutResponseChecks,
+  ...optoutRememberedChecks,
   ...refreshChecks,
   ...refreshOptoutChecks,
 ];

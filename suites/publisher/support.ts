@@ -11,8 +11,9 @@
 // - Control users (who must get tokens) are never look-alikes of a site-opted-out user, except in
 //   PUB-SITE-NOT-RELAYED, whose rule they are; look-alikes are other people (UID2-SPEC §3.1: only gmail.com
 //   drops dots and +tags).
-// - A check judges only what its rule governs: PUB-OPTOUT-RESPONSE reads generate answers, PUB-REFRESH-OPTOUT
-//   refresh answers, PUB-REFRESH only users who never opted out, PUB-SITE-* never global opt-outs' effects.
+// - A check judges only what its rule governs: PUB-OPTOUT-RESPONSE reads generate answers and the generates
+//   within one login, PUB-OPTOUT-REMEMBERED the generates at later logins, PUB-REFRESH-OPTOUT refresh answers,
+//   PUB-REFRESH only users who never opted out, PUB-SITE-* never global opt-outs' effects.
 // - Every message and `describe` names users by number and kind, never by DII, token or raw UID2.
 // - A publisher that does nothing must not pass: every check counts what it could judge and ends `undecided`
 //   when that was nothing (PUB-SITE-NOT-RELAYED fails a publisher that generates for nobody).
@@ -133,6 +134,33 @@ export const generateCalls = (ctx: ParticipantCheckContext, user: User, sinceMs:
 
 export const callsTo = (ctx: ParticipantCheckContext, user: User, endpoint: Endpoint, sinceMs: number): readonly OperatorCall[] =>
   ctx.callsAbout(user.canonical, sinceMs).filter((c) => c.endpoint === endpoint);
+
+/** A person's generate calls after an optout answer, grouped by the login they belong to (see loginsAfter). */
+export interface LoginGenerates {
+  /** The login; undefined for the time before the first login the recorder made for the user. */
+  login: Answer | undefined;
+  /** Generate (and CSTG) calls in that login's time, each with a later sequence number than the optout answer. */
+  generates: OperatorCall[];
+}
+
+/**
+ * The generate calls about `user` that follow the operator call `answered` (a sequence number), by login: a call
+ * belongs to the latest login of the user that had started when it was logged (a publisher may retry in the
+ * background after it answered the login; ad requests and ticks count with the login before them). The first
+ * group is the login in whose time the answer came (its retries), then one group per later login, in order.
+ */
+export function loginsAfter(ctx: ParticipantCheckContext, user: User, rec: Recorder, sinceMs: number, answered: number): { current: LoginGenerates; later: LoginGenerates[] } {
+  const logins = rec.of(user).filter((a) => a.op === 'login');
+  const current: LoginGenerates = { login: logins.filter((a) => a.seqBefore < answered).at(-1), generates: [] };
+  const later: LoginGenerates[] = logins.filter((a) => a.seqBefore >= answered).map((login) => ({ login, generates: [] }));
+  for (const call of generateCalls(ctx, user, sinceMs)) {
+    if (call.seq <= answered) continue;
+    let group = current;
+    for (const g of later) if (g.login!.seqBefore < call.seq) group = g;
+    group.generates.push(call);
+  }
+  return { current, later };
+}
 
 /**
  * The sequence number of the last call logged so far. Each recorded answer keeps the log's numbers before and
@@ -383,4 +411,35 @@ export async function runPlan(
   }
   await epilogue?.(users, rec);
   return { users, rec, started };
+}
+
+// ---- sequences PUB-OPTOUT-RESPONSE and PUB-OPTOUT-REMEMBERED share -----------------------------------------
+
+/**
+ * Users opted out globally before their first login, then: an ad request, a tick, a login in another spelling,
+ * a pause of two steps, a tick, a login and an ad request, a login in a third spelling, a tick (four logins).
+ */
+export async function loginsAfterGlobalOptout(ctx: ParticipantCheckContext, rec: Recorder, users: readonly User[]): Promise<void> {
+  for (const user of users) await rec.globalOptout(user);
+  for (const user of users) await rec.login(user);
+  for (const user of users) await rec.ad(user);
+  await rec.tick();
+  for (const user of users) await rec.login(user, 1);
+  await sleep(2 * timing(ctx).step);
+  await rec.tick();
+  for (const user of users) await rec.login(user);
+  for (const user of users) await rec.ad(user);
+  for (const user of users) await rec.login(user, 2);
+  await rec.tick();
+}
+
+/** A plan's epilogue: every globally opted-out user logs in three times (three spellings), each login followed by an ad request. */
+export async function reloginGloballyOptedOut(users: readonly User[], rec: Recorder): Promise<void> {
+  for (const user of users.filter((u) => rec.globalOutAt.has(u.n))) {
+    const home = rec.of(user).find((a) => a.op === 'login')?.spelling ?? 0;
+    for (const s of [home, home + 1, home + 2]) {
+      await rec.login(user, s);
+      await rec.ad(user, home);
+    }
+  }
 }

@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { startReferenceParticipants } from '../../harness/participants/driver-server.ts';
 import { PARTICIPANT_FAULTS, REFERENCE_ROLES } from '../../harness/participants/reference.ts';
 import type { ParticipantFault } from '../../harness/participants/role.ts';
+import { findRule } from '../../harness/rules.ts';
 
 const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
 const out = mkdtempSync(join(tmpdir(), 'uid2-pfaults-'));
@@ -48,7 +49,7 @@ async function runAgainst(fault: ParticipantFault): Promise<{ code: number; fail
 describe('uid2-conformance run --driver against a faulty participant', () => {
   it('exits 1 with exactly the broken rule failing, one fault of each role', async () => {
     // One MUST fault per role keeps this end-to-end test short; calibration covers every fault.
-    const picked = (['publisher', 'dsp', 'advertiser', 'sharer'] as const).map((role) => PARTICIPANT_FAULTS.find((f) => f.role === role && f.breaks.every((r) => r !== 'DSP-STATUS-CHECK'))!);
+    const picked = (['publisher', 'dsp', 'advertiser', 'sharer'] as const).map((role) => PARTICIPANT_FAULTS.find((f) => f.role === role && f.breaks.every((r) => findRule(r)?.severity === 'MUST'))!);
     for (const fault of picked) {
       const outcome = await runAgainst(fault);
       expect({ fault: fault.name, code: outcome.code, failing: outcome.failing }, outcome.stderr.slice(-3000)).toEqual({ fault: fault.name, code: 1, failing: [...fault.breaks].sort() });

@@ -66,6 +66,10 @@ const withoutPlus = (uid: string) => !uid.includes('+');
 const leave = (user: User) => optOut(kit.optout, { email: user.email });
 const nowS = () => Math.floor(Date.now() / 1000);
 
+/** A token of `user`'s refresh chain established `ageMs` before now, as the operator issues it at a refresh now. */
+const olderChain = (user: User, ageMs: number) => forge({ rawUid: Buffer.from(user.uid, 'base64'), establishedMs: Date.now() - ageMs });
+const HOURS_3 = 3 * 3_600_000;
+
 /** A v4 token under the operator's keys with chosen fields (for the decrypt checks). */
 function forge(fields: Partial<AdvertisingTokenFields> = {}, master: TokenKey = operatorKeys[0]): string {
   const now = Date.now();
@@ -93,7 +97,8 @@ async function callWebhook(template: string, uid: string, method: 'GET' | 'POST'
  * One probe per DSP rule against a fresh DSP; the rules it broke.
  * - ACK: a raw UID2 it never saw, then the same again.
  * - BID-OPTOUT (webhook only, so no status check can mask it): a UID2 with `+` in its base64, opted out now;
- *   one without `+`, opted out a minute before its token was minted (an operator the opt-out had not reached).
+ *   one without `+`, opted out a minute before its token was minted (an operator the opt-out had not reached);
+ *   a token of a chain established 3 hours before the opt-out.
  * - ISOLATION: a clean user bid in one burst with a user the operator lists as opted out.
  * - STATUS-CHECK: a user bid on, then opted out at the operator only (no webhook), bid on again past the cache.
  */
@@ -108,6 +113,7 @@ async function brokenRules(fault?: string): Promise<string[]> {
   await webhook.call(plus!.uid, nowS());
   await webhook.call(early!.uid, nowS() - 60);
   for (const u of [plus!, early!]) if (await driver.dspBid(u.token)) broken.add('DSP-BID-OPTOUT');
+  if (await driver.dspBid(olderChain(plus!, HOURS_3))) broken.add('DSP-BID-OPTOUT');
 
   const [clean, listed] = (await users(2)) as [User, User];
   await leave(listed);
@@ -172,6 +178,7 @@ describe('the conformant DSP', () => {
     expect(await postDriver(url, '/dsp/bid', { advertising_token: plus.token })).toEqual({ status: 200, json: { uses_uid2: false, reason: 'opted_out_webhook' } });
     expect(await driver.dspBid(plain.token)).toBe(false);
     expect(await driver.dspBid(await tokenFor(plus.email))).toBe(false); // a token minted after the opt-out
+    for (const ageMs of [2_000, HOURS_3, 2 * 86_400_000]) expect(await driver.dspBid(olderChain(plain, ageMs)), `a chain ${ageMs} ms old`).toBe(false);
     expect(await driver.dspBid(bystander.token)).toBe(true);
   });
 
@@ -303,6 +310,16 @@ describe('the named faults', () => {
     await webhook.call(after.uid, nowS() - 60);
     expect(await driver.dspBid(before.token)).toBe(false);
     expect(await driver.dspBid(after.token)).toBe(true);
+  });
+
+  it('dsp-optout-after-only and dsp-optout-seconds-vs-ms: refuse tokens established at or after the opt-out time, use older chains', async () => {
+    for (const fault of ['dsp-optout-after-only', 'dsp-optout-seconds-vs-ms']) {
+      const { driver, webhook } = await dsp(fault);
+      const [user] = (await users(1)) as [User];
+      await webhook.call(user.uid, nowS() - 60);
+      expect(await driver.dspBid(user.token), fault).toBe(false);
+      for (const ageMs of [2 * 60_000, HOURS_3, 2 * 86_400_000]) expect(await driver.dspBid(olderChain(user, ageMs)), `${fault}: a chain ${ageMs} ms old`).toBe(true);
+    }
   });
 
   it('dsp-status-batch-any-optout: a clean UID2 is used alone, refused in a batch with an opted-out one', async () => {

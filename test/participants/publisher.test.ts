@@ -1,14 +1,15 @@
 // The reference publisher through the driver protocol (PROTOCOL.md §3) and the operator's call log: it
 // generates with optout_check 1 (PUB-OPTOUT-CHECK), never for a user who opted out of the site, in any
 // spelling (PUB-SITE-OPTOUT), without relaying that opt-out (PUB-SITE-NOT-RELAYED), stops at an optout answer
-// to generate (PUB-OPTOUT-RESPONSE) or refresh (PUB-REFRESH-OPTOUT), and refreshes from refresh_from
-// (PUB-REFRESH). A probe per rule runs against the conformant publisher and every named fault: each fault
-// must break exactly the rules it declares.
+// to generate (PUB-OPTOUT-RESPONSE) or refresh (PUB-REFRESH-OPTOUT), remembers it at later logins
+// (PUB-OPTOUT-REMEMBERED), and refreshes from refresh_from (PUB-REFRESH). A probe per rule runs against the
+// conformant publisher and every named fault: each fault must break exactly the rules it declares.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Exchange, OperatorClient } from '../../harness/client/operator-client.ts';
 import type { OperatorCall } from '../../harness/operator/call-log.ts';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
 import { startReferenceParticipants } from '../../harness/participants/driver-server.ts';
-import { createPublisher, PUBLISHER_FAULTS } from '../../harness/participants/publisher.ts';
+import { createPublisher, OPTOUT_MEMORY_MS, PUBLISHER_FAULTS } from '../../harness/participants/publisher.ts';
 import { RULES } from '../../harness/rules.ts';
 import { hashDii, personKey } from '../../harness/wire/dii.ts';
 import { kitClients, optOut, People, postDriver, startRole, startTestOperator, type Identity } from './reference-fixture.ts';
@@ -42,7 +43,7 @@ const mark = () => op.operator.calls.list().length;
 
 // ------------------------------------------------------------------ one probe per rule
 
-type PubRule = 'PUB-SITE-OPTOUT' | 'PUB-SITE-NOT-RELAYED' | 'PUB-OPTOUT-CHECK' | 'PUB-OPTOUT-RESPONSE' | 'PUB-REFRESH' | 'PUB-REFRESH-OPTOUT';
+type PubRule = 'PUB-SITE-OPTOUT' | 'PUB-SITE-NOT-RELAYED' | 'PUB-OPTOUT-CHECK' | 'PUB-OPTOUT-RESPONSE' | 'PUB-OPTOUT-REMEMBERED' | 'PUB-REFRESH' | 'PUB-REFRESH-OPTOUT';
 /** Drives a publisher through one rule's scenario; answers the violations seen (none when it follows the rule). */
 type Probe = (p: Publisher) => Promise<string[]>;
 
@@ -113,7 +114,8 @@ const PROBES: Record<PubRule, Probe> = {
     return violations;
   },
 
-  // A logged-in user and a new user opt out globally; each logs in three times, in several spellings.
+  // A logged-in user and a new user opt out globally; each logs in three times, in several spellings: no token,
+  // and at most one generate within each login.
   async 'PUB-OPTOUT-RESPONSE'(p) {
     const violations: string[] = [];
     const gmail = people.gmail();
@@ -123,15 +125,30 @@ const PROBES: Record<PubRule, Probe> = {
     for (const [name, user, again] of [['logged-in', earlier, { email: gmail.variant }], ['new', fresh, fresh]] as const) {
       await optOut(optoutClient, user);
       const since = mark();
-      for (const identity of [user, again, user]) {
+      for (const [i, identity] of [user, again, user].entries()) {
+        const login = mark();
         if ((await p.driver.publisherLogin(identity)) !== null) violations.push(`${name} user: a login after the optout answer got a token`);
         if ((await p.driver.publisherAdRequest(identity)) !== null) violations.push(`${name} user: an ad request after the optout answer carried a token`);
+        const generates = callsAbout(user, login, 'generate').length;
+        if (generates > 1) violations.push(`${name} user: generate called ${generates} times within login ${i + 1}`);
       }
-      const generates = callsAbout(user, since, 'generate');
-      if (generates[0]?.status !== 'optout') throw new Error('the probe needs an optout answer to generate');
-      if (generates.length > 1) violations.push(`${name} user: generate called ${generates.length} times for three logins after the optout answer`);
+      if (callsAbout(user, since, 'generate')[0]?.status !== 'optout') throw new Error('the probe needs an optout answer to generate');
     }
     return violations;
+  },
+
+  // A user opted out globally logs in (generate answers optout), then twice more in other spellings: no generate.
+  async 'PUB-OPTOUT-REMEMBERED'(p) {
+    const gmail = people.gmail();
+    const user: Identity = { email: gmail.normalized };
+    await optOut(optoutClient, user);
+    const since = mark();
+    await p.driver.publisherLogin(user);
+    if (callsAbout(user, since, 'generate')[0]?.status !== 'optout') throw new Error('the probe needs an optout answer to generate');
+    const later = mark();
+    for (const identity of [{ email: gmail.variant }, user]) await p.driver.publisherLogin(identity);
+    const generates = callsAbout(user, later, 'generate').length;
+    return generates > 0 ? [`${generates} generate calls at two later logins after the optout answer`] : [];
   },
 
   // A token in use: refreshed after each refresh_from, twice, and the ad request carries the new token.
@@ -307,6 +324,41 @@ describe('the conformant publisher', () => {
       }
     }
     expect((await postDriver(p.url, '/publisher/logout', { email: people.email() })).status).toBe(404);
+  });
+});
+
+// ------------------------------------------------------------------ remembering an optout answer (own clock)
+
+describe('the publisher remembers an optout answer for 72 hours', () => {
+  const optoutAnswer: Exchange = { path: '', requestPayload: undefined, http: 200, contentType: 'text/plain', body: { status: 'optout' }, rawBytes: 0, durationMs: 0 };
+
+  /** Generate calls per login of one user: at once, 1 ms before the memory ends, and when it ends. */
+  async function generatesPerLogin(fault?: string): Promise<number[]> {
+    let clock = Date.now();
+    let generates = 0;
+    const client = { generate: async () => (generates++, optoutAnswer) } as unknown as OperatorClient;
+    const publisher = createPublisher({ client, fault, now: () => clock });
+    const login = async () => {
+      const before = generates;
+      expect(await publisher.handle({ action: 'login', method: 'POST', body: { email: ' Pat@Example.com' }, query: new URLSearchParams() })).toEqual({ advertising_token: null });
+      return generates - before;
+    };
+    const seen = [await login(), await login()];
+    clock += OPTOUT_MEMORY_MS - 1;
+    seen.push(await login());
+    clock += 1;
+    seen.push(await login());
+    return seen;
+  }
+
+  it('conformant: one generate, none at later logins within 72 h, one again once they passed', async () => {
+    expect(OPTOUT_MEMORY_MS).toBe(72 * 3_600_000);
+    expect(await generatesPerLogin()).toEqual([1, 0, 0, 1]);
+  });
+
+  it('pub-retries-within-login asks twice within the first login and remembers; pub-generates-at-every-login asks once at every login', async () => {
+    expect(await generatesPerLogin('pub-retries-within-login')).toEqual([2, 0, 0, 2]);
+    expect(await generatesPerLogin('pub-generates-at-every-login')).toEqual([1, 1, 1, 1]);
   });
 });
 
