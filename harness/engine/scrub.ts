@@ -34,7 +34,9 @@ export const looksSecret = (value: string): boolean => SECRET_SHAPE.test(value) 
  * recognize). The scrubber still replaces known values inside what is shown.
  */
 export function quoteTarget(value: unknown, max = 60): string {
-  if (typeof value !== 'string') return value === undefined ? 'nothing' : `a ${value === null ? 'null' : typeof value}`;
+  if (value === undefined || value === null) return 'null';
+  if (typeof value === 'object') return Array.isArray(value) ? 'a JSON array' : 'a JSON object';
+  if (typeof value !== 'string') return JSON.stringify(value);
   const text = stripControls(value);
   return text.length <= max ? JSON.stringify(text) : `<${text.length} characters of target text>`;
 }
