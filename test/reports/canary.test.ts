@@ -36,6 +36,10 @@ async function outputsOf(target: EchoingTarget, upstream: Awaited<ReturnType<typ
   return { code, outputs };
 }
 
+/** Every string of a JSON value (keys too), joined. */
+const stringsOf = (value: unknown): string =>
+  typeof value === 'string' ? value : value !== null && typeof value === 'object' ? Object.entries(value).map(([k, v]) => `${k} ${stringsOf(v)}`).join(' ') : '';
+
 /** `output: canary kind and length` for every canary found (the values themselves are not printed). */
 function leaks(canaries: ReadonlySet<string>, outputs: ReadonlyMap<string, string>): string[] {
   const found: string[] = [];
@@ -44,7 +48,9 @@ function leaks(canaries: ReadonlySet<string>, outputs: ReadonlyMap<string, strin
     for (const canary of canaries) {
       if (canary.length >= SHORTEST && lower.includes(canary.toLowerCase())) found.push(process.env.CANARY_DEBUG ? `${name}: ${JSON.stringify(canary)}` : `${name}: ${canary.includes('@') ? 'email' : canary.startsWith('+') ? 'phone' : 'value'} of ${canary.length} chars`);
     }
-    if (CONTROL.test(text)) found.push(`${name}: a control character`);
+    // report.json escapes them (\u001b): a reader that prints its strings gets them back, so its strings are read.
+    const shown = name.endsWith('.json') ? stringsOf(JSON.parse(text)) : text;
+    if (CONTROL.test(shown)) found.push(`${name}: a control character`);
   }
   return found;
 }
@@ -73,9 +79,9 @@ describe('no secret reaches any output', () => {
     expect(canaries.filter((v) => /^\+\d+$/.test(v)).length).toBeGreaterThan(3);
     expect(canaries.filter((v) => /^[0-9a-f]{64}$/.test(v)).length).toBeGreaterThan(10);
     expect(canaries.filter((v) => v.length > 100).length).toBeGreaterThan(10);
+    expect(leaks(target.canaries, outputs)).toEqual([]);
     // The echo did reach the reports, as data: the target's text is there, its secrets are not.
     expect(outputs.get('report.json')).toContain('Bearer <api-key>');
-    expect(leaks(target.canaries, outputs)).toEqual([]);
   }, 180_000);
 
   it('against a well-behaved target', async () => {
