@@ -5,8 +5,9 @@
 // every form, tokens, raw UID2s) and the writers pass everything through it at the end.
 //
 // Matching is case-insensitive (a target may echo an email or a hex hash in another case) and uses an index
-// keyed by each value's first PREFIX characters: one Map look-up per position of the text, whatever the number
-// of values (a combined RegExp of thousands of alternatives is ten times slower).
+// keyed by each value's first PREFIX characters: at each position of the text a number computed from those
+// characters is looked up, and only on a hit the index itself, whatever the number of values (a combined
+// RegExp of thousands of alternatives is ten times slower).
 
 /** Values shorter than this are not secrets worth a replacement (and would match ordinary words). */
 const PREFIX = 6;
@@ -23,6 +24,13 @@ export function stripControls(text: string): string {
 /** ASCII-only lowercase keeps every index of the text (String#toLowerCase does not, for some letters). */
 function asciiLower(text: string): string {
   return text.replace(/[A-Z]+/g, (run) => run.toLowerCase());
+}
+
+/** A number from the PREFIX characters at `at` (equal prefixes, equal numbers; the converse is checked after). */
+function prefixHash(text: string, at: number): number {
+  let h = 0;
+  for (let k = at; k < at + PREFIX; k++) h = Math.imul(h, 31) + text.charCodeAt(k);
+  return h | 0;
 }
 
 /** Whether a value received from the target looks like a token, raw UID2 or key (and may be registered). */
@@ -46,6 +54,8 @@ export class Scrubber {
   private readonly labels = new Map<string, string>();
   /** Lowercased first PREFIX characters → the values starting with them, longest first. */
   private readonly index = new Map<string, string[]>();
+  /** prefixHash of every key of `index`: most positions of a text are ruled out without making a string. */
+  private readonly prefixHashes = new Set<number>();
 
   get size(): number {
     return this.labels.size;
@@ -64,6 +74,7 @@ export class Scrubber {
     if (known !== undefined) return;
     const head = key.slice(0, PREFIX);
     const bucket = this.index.get(head);
+    this.prefixHashes.add(prefixHash(head, 0));
     if (!bucket) this.index.set(head, [key]);
     else {
       bucket.push(key);
@@ -87,6 +98,7 @@ export class Scrubber {
     let out = '';
     let copied = 0;
     for (let i = 0; i + PREFIX <= lower.length; i++) {
+      if (!this.prefixHashes.has(prefixHash(lower, i))) continue;
       const bucket = this.index.get(lower.slice(i, i + PREFIX));
       if (!bucket) continue;
       const found = bucket.find((value) => lower.startsWith(value, i));
