@@ -63,10 +63,17 @@ export class Scrubber {
 
   /**
    * Registers a value the run must never show, with its replacement: a pseudonym (`<uid2#5>`) or a kind label
-   * (`<api-key>`). A pseudonym replaces a kind label given earlier; otherwise the first label stays.
+   * (`<api-key>`). A pseudonym replaces a kind label given earlier; otherwise the first label stays. Its
+   * URL-encoded spelling too (a base64 token or an email in a URL a target quotes back).
    */
   add(value: string | undefined, label: string): void {
     if (value === undefined || value.length < PREFIX) return;
+    this.register(value, label);
+    const encoded = encodeURIComponent(value);
+    if (encoded !== value) this.register(encoded, label);
+  }
+
+  private register(value: string, label: string): void {
     const key = asciiLower(value);
     const known = this.labels.get(key);
     if (known !== undefined && (known.includes('#') || !label.includes('#'))) return;

@@ -51,6 +51,12 @@ describe('Scrubber', () => {
     expect(s.scrub('abcdef-123456 abcdef-123 xyz tok-000000000')).toBe('<long> <short> xyz <token#1>');
   });
 
+  it('knows a value by its URL-encoded spelling too', () => {
+    const s = new Scrubber();
+    s.add('ab+/cd==xy', '<uid2#1>');
+    expect(s.scrub('GET /optout?uid2=ab%2B%2Fcd%3D%3Dxy&t=1')).toBe('GET /optout?uid2=<uid2#1>&t=1');
+  });
+
   it('removes controls before matching, so a secret split by them is still found', () => {
     const s = new Scrubber();
     s.add('UID2-C-L-999-CANARY', '<api-key>');
