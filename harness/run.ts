@@ -284,6 +284,8 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       report(message);
       throw new TargetError(message);
     }
+    // The CLI prints an unexpected error with its stack: through the scrubber too.
+    if (e instanceof Error) [e.message, e.stack] = [scrubber.scrub(e.message), e.stack && scrubber.scrub(e.stack)];
     throw e;
   } finally {
     process.off('SIGINT', onSignal);

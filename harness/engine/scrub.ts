@@ -33,8 +33,12 @@ function prefixHash(text: string, at: number): number {
   return h | 0;
 }
 
-/** Whether a value received from the target looks like a token, raw UID2 or key (and may be registered). */
-export const looksSecret = (value: string): boolean => SECRET_SHAPE.test(value) && /\d/.test(value);
+/**
+ * Whether a value received from the target looks like a token, raw UID2 or key (and may be registered): long,
+ * base64 letters only, and not a one-case word such as the report's statuses, rule ids and check ids.
+ */
+export const looksSecret = (value: string): boolean =>
+  SECRET_SHAPE.test(value) && (/[\d+/=]/.test(value) || (/[a-z]/.test(value) && /[A-Z]/.test(value)));
 
 /**
  * Text the target wrote, for a check message: quoted as JSON data, control characters removed, and shown only
