@@ -247,6 +247,11 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
         clientSecret: options.driver && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
         lifetimes: participantSettings.lifetimes,
         recordCalls: true,
+        onIssued: (issued) => {
+          scrubber.add(issued.advertising_token, '<token>');
+          scrubber.add(issued.refresh_token, '<refresh>');
+          scrubber.add(issued.refresh_response_key, '<secret>');
+        },
       }).catch((e: NodeJS.ErrnoException) => {
         throw new UsageError(`--operator-listen: cannot listen on ${options.operatorListen ?? '127.0.0.1:0'} (${e.code ?? e.message})`);
       });

@@ -4,7 +4,10 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { OperatorClient } from '../../harness/client/operator-client.ts';
 import { Redactor } from '../../harness/engine/redact.ts';
+import { startOperator } from '../../harness/operator/index.ts';
+import type { IssuedIdentity } from '../../harness/operator/tokens.ts';
 import { quoteTarget, Scrubber, stripControls } from '../../harness/engine/scrub.ts';
 import { sha256 } from '../../harness/wire/dii.ts';
 
@@ -111,6 +114,21 @@ describe('Redactor and the scrubber', () => {
     const deep = JSON.parse(`${'{"a":'.repeat(100)}1${'}'.repeat(100)}`) as unknown;
     expect(JSON.stringify(r.value(deep))).toContain('<nested too deep>');
     expect((r.value({ message: 'y'.repeat(500) }) as { message: string }).message).toHaveLength(200);
+  });
+});
+
+describe("the kit's operator (participant runs)", () => {
+  it('tells its listener every identity it issues, by generate and by refresh', async () => {
+    const issued: IssuedIdentity[] = [];
+    const op = await startOperator({ onIssued: (identity) => issued.push(identity) });
+    try {
+      const client = new OperatorClient({ baseUrl: op.url, apiKey: op.credentials.apiKey, clientSecret: op.credentials.clientSecret });
+      const generated = (await client.generate({ email: 'uid2c-issued@example.com' })).body as { body: IssuedIdentity };
+      const refreshed = (await client.refresh(generated.body.refresh_token, generated.body.refresh_response_key)).body as { body: IssuedIdentity };
+      expect(issued).toEqual([generated.body, refreshed.body]);
+    } finally {
+      await op.close();
+    }
   });
 });
 
