@@ -46,7 +46,7 @@ function leaks(canaries: ReadonlySet<string>, outputs: ReadonlyMap<string, strin
   for (const [name, text] of outputs) {
     const lower = text.toLowerCase();
     for (const canary of canaries) {
-      if (canary.length >= SHORTEST && lower.includes(canary.toLowerCase())) found.push(process.env.CANARY_DEBUG ? `${name}: ${JSON.stringify(canary)}` : `${name}: ${canary.includes('@') ? 'email' : canary.startsWith('+') ? 'phone' : 'value'} of ${canary.length} chars`);
+      if (canary.length >= SHORTEST && lower.includes(canary.toLowerCase())) found.push(`${name}: ${canary.includes('@') ? 'email' : canary.startsWith('+') ? 'phone' : 'value'} of ${canary.length} chars`);
     }
     // report.json escapes them (\u001b): a reader that prints its strings gets them back, so its strings are read.
     const shown = name.endsWith('.json') ? stringsOf(JSON.parse(text)) : text;
