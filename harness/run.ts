@@ -9,6 +9,7 @@ import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { createProgress } from './progress.ts';
+import { Scrubber } from './engine/scrub.ts';
 import { DriverUnavailableError, runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
 import { Webhook } from './engine/webhook.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
@@ -187,7 +188,11 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };
   const webhook = options.webhook ? new Webhook(checkWebhook(options.webhook), { method: options.webhookMethod === 'POST' ? 'POST' : 'GET', timeoutMs: requestTimeoutMs }) : undefined;
 
-  const progress = createProgress();
+  // One scrubber for the whole run: every credential given, then every value the sessions send or receive;
+  // progress, the console and the reports all pass through it.
+  const scrubber = new Scrubber();
+  scrubber.addCredentials(options);
+  const progress = createProgress(process.stderr, undefined, scrubber);
   const say = (line: string) => progress.phase(line);
   const startedAt = new Date();
   const results: CheckResult[] = [];
@@ -208,12 +213,12 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       results,
       ...extras,
     };
-    return { run, paths: writeReports(options.out, run) };
+    return { run, paths: writeReports(options.out, run, scrubber) };
   };
   let done = 0;
   const onResult = (r: CheckResult) => {
     done += 1;
-    say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message}`);
+    say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message.replace(/\s+/g, ' ')}`);
   };
 
   const interrupt = new AbortController();
@@ -225,11 +230,12 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
     if (plan.operator) {
       const { target, embedded } = await resolveTarget(options);
       if (embedded) cleanup.push(() => embedded.close());
+      scrubber.addCredentials(target);
       roles.push('operator');
       targets.push(embedded ? 'embedded:simulated-operator' : target.url);
       if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
       await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs }));
-      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal: interrupt.signal, progress, onResult });
+      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal: interrupt.signal, progress, onResult, scrubber });
       results.push(...outcome.results);
       extras.propagation = { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs };
       extras.capabilities = outcome.capabilities;
@@ -241,6 +247,11 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
         clientSecret: options.driver && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
         lifetimes: participantSettings.lifetimes,
         recordCalls: true,
+        onIssued: (issued) => {
+          scrubber.add(issued.advertising_token, '<token>');
+          scrubber.add(issued.refresh_token, '<refresh>');
+          scrubber.add(issued.refresh_response_key, '<secret>');
+        },
       }).catch((e: NodeJS.ErrnoException) => {
         throw new UsageError(`--operator-listen: cannot listen on ${options.operatorListen ?? '127.0.0.1:0'} (${e.code ?? e.message})`);
       });
@@ -256,26 +267,30 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       } else {
         say(`participant roles: the kit's operator listens at ${operator.url}: point the participant's UID2 base URL there`);
         for (const name of ['apiKey', 'clientSecret'] as const) {
-          if (operator.generated.has(name)) say(`${name === 'apiKey' ? 'api-key' : 'client-secret'} the kit's operator accepts: ${operator.credentials[name]}`);
+          // The one line that shows a secret, on purpose and past the scrubber: one the kit made for the user (PROTOCOL.md §1).
+          if (operator.generated.has(name)) process.stderr.write(`${name === 'apiKey' ? 'api-key' : 'client-secret'} the kit's operator accepts: ${operator.credentials[name]}\n`);
         }
       }
       targets.push(plan.embedded ? 'embedded:reference-participants' : driverUrl!);
       const outcome = await runParticipantSession(
         { driverUrl: driverUrl!, operator, webhook: hook, roles: plan.participants === 'all-played' ? undefined : plan.participants, requestTimeoutMs },
-        { checks: overrides.participantChecks ?? PARTICIPANT_CHECKS, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal: interrupt.signal, progress, onResult },
+        { checks: overrides.participantChecks ?? PARTICIPANT_CHECKS, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal: interrupt.signal, progress, onResult, scrubber },
       );
       roles.push(...outcome.roles);
       results.push(...outcome.results);
     }
     const { run, paths } = report();
     say(`\n${formatSummary(run, paths)}`);
-    process.stdout.write(`${formatOutcomeLine(run, paths)}\n`);
+    process.stdout.write(`${scrubber.scrub(formatOutcomeLine(run, paths))}\n`);
     return EXIT_OF[run.outcome];
   } catch (e) {
     if (e instanceof TargetError || e instanceof DriverUnavailableError) {
-      report(e.message);
-      throw new TargetError(e.message);
+      const message = scrubber.scrub(e.message);
+      report(message);
+      throw new TargetError(message);
     }
+    // The CLI prints an unexpected error with its stack: through the scrubber too.
+    if (e instanceof Error) [e.message, e.stack] = [scrubber.scrub(e.message), e.stack && scrubber.scrub(e.stack)];
     throw e;
   } finally {
     process.off('SIGINT', onSignal);

@@ -1,13 +1,16 @@
 // Every report of a run, written from the one RunResult; reporters never run checks.
 import type { RunResult } from '../harness/engine/result.ts';
+import { Scrubber } from '../harness/engine/scrub.ts';
 import { writeAuditReports } from './audit.ts';
 import { writeJsonReport } from './json.ts';
 import { writeJunitReport } from './junit.ts';
 
 /**
  * Writes every report into `dir`, report.json first (the one PROTOCOL.md §2 promises), then junit.xml,
- * audit.html and audit.md; returns their paths.
+ * audit.html and audit.md; returns their paths. The final pass: every string of the run goes through the
+ * run's scrubber first (before escaping and clipping, which could hide a secret from it).
  */
-export function writeReports(dir: string, run: RunResult): string[] {
-  return [writeJsonReport(dir, run), writeJunitReport(dir, run), ...writeAuditReports(dir, run)];
+export function writeReports(dir: string, run: RunResult, scrubber = new Scrubber()): string[] {
+  const safe = scrubber.scrubDeep(run);
+  return [writeJsonReport(dir, safe), writeJunitReport(dir, safe), ...writeAuditReports(dir, safe)];
 }

@@ -17,6 +17,7 @@ import type { CheckResult } from './result.ts';
 import { runChecks } from './runner.ts';
 import { SyntheticIdentities } from './synthetic.ts';
 import { Redactor } from './redact.ts';
+import type { Scrubber } from './scrub.ts';
 import type { Webhook, WebhookCall } from './webhook.ts';
 import { EvidenceLog } from './recording.ts';
 
@@ -39,10 +40,12 @@ export class RecordingDriver {
 
   /** `answerKey` names the answer as the driver protocol does, so its values get the right pseudonyms. */
   private async record<T>(path: string, request: unknown, call: () => Promise<T>, answerKey?: string): Promise<T> {
+    // Redacted before it is sent: its values are registered with the run's scrubber before the driver can echo them.
+    const redacted = this.redactor.value(request);
     const started = performance.now();
     const answer = await call();
     const response = answerKey === undefined ? {} : this.redactor.value({ [answerKey]: answer });
-    this.log.push({ path, http: 200, request: this.redactor.value(request), response, ms: Math.round(performance.now() - started) });
+    this.log.push({ path, http: 200, request: redacted, response, ms: Math.round(performance.now() - started) });
     return answer;
   }
 
@@ -136,6 +139,8 @@ export interface ParticipantSessionOptions {
   onResult?: (result: CheckResult) => void;
   /** Replay: the fast-check path per check id. */
   replayPaths?: ReadonlyMap<string, string>;
+  /** The run's scrubber: the session registers the kit operator's credentials and every value its checks see. */
+  scrubber?: Scrubber;
 }
 
 export class DriverUnavailableError extends Error {}
@@ -158,7 +163,8 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const driver = new DriverClient({ baseUrl: target.driverUrl, timeoutMs: target.requestTimeoutMs });
   const hasTick = roles.includes('publisher') ? await driver.publisherTick().catch(() => false) : false;
   options.progress?.phase(`participant driver plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
-  const redactor = new Redactor();
+  const redactor = new Redactor(options.scrubber);
+  redactor.scrubber.addCredentials(target.operator.credentials);
   const identities = new SyntheticIdentities();
   const { operator } = target.operator;
   const person = (identity: DriverIdentity) => {

@@ -45,31 +45,31 @@ export class RecordingApi {
   }
 
   generate(input: DiiInput & { optout_check?: number }): Promise<Exchange> {
-    return this.record(this.client.generate(input));
+    return this.record(input, () => this.client.generate(input));
   }
   validate(token: string, dii: DiiInput): Promise<Exchange> {
-    return this.record(this.client.validate(token, dii));
+    return this.record({ token, ...dii }, () => this.client.validate(token, dii));
   }
   logout(dii: DiiInput): Promise<Exchange> {
-    return this.record(this.client.logout(dii));
+    return this.record(dii, () => this.client.logout(dii));
   }
   mapV2(request: MapRequest): Promise<Exchange> {
-    return this.record(this.client.mapV2(request));
+    return this.record(request, () => this.client.mapV2(request));
   }
   mapV3(request: MapRequest): Promise<Exchange> {
-    return this.record(this.client.mapV3(request));
+    return this.record(request, () => this.client.mapV3(request));
   }
   optoutStatus(ids: string[]): Promise<Exchange> {
-    return this.record(this.client.optoutStatus(ids));
+    return this.record({ advertising_ids: ids }, () => this.client.optoutStatus(ids));
   }
   encrypted(path: string, payload: unknown): Promise<Exchange> {
-    return this.record(this.client.encrypted(path, payload));
+    return this.record(payload, () => this.client.encrypted(path, payload));
   }
   refresh(token: string, key: string, options: { authenticated?: boolean } = {}): Promise<Exchange> {
-    return this.record(this.client.refresh(token, key, options));
+    return this.record(undefined, () => this.client.refresh(token, key, options), this.redactor.token('refresh', token));
   }
   clientGenerate(input: Parameters<OperatorClient['clientGenerate']>[0]): Promise<Exchange> {
-    return this.record(this.client.clientGenerate(input));
+    return this.record(input.dii, () => this.client.clientGenerate(input));
   }
 
   /** The transcript, redacted: the last MAX_EVIDENCE entries, after a note of how many came before. */
@@ -81,15 +81,18 @@ export class RecordingApi {
     this.log.note(text);
   }
 
-  private async record(pending: Promise<Exchange>): Promise<Exchange> {
-    const x = await pending;
+  /**
+   * The request is redacted before it is sent, so every value in it is registered with the run's scrubber
+   * before the target can echo it; `request` is given when the caller redacted it already.
+   */
+  private async record(payload: unknown, send: () => Promise<Exchange>, request = this.redactor.value(payload)): Promise<Exchange> {
+    const x = await send();
     this.ledger?.book.record(this.ledger.check, x);
     const body = x.body as { status?: unknown } | undefined;
-    const request = x.path === '/v2/token/refresh' ? this.redactor.token('refresh', x.requestPayload) : this.redactor.value(x.requestPayload);
     this.log.push({
       path: x.path,
       http: x.http,
-      ...(typeof body?.status === 'string' ? { status: body.status } : {}),
+      ...(typeof body?.status === 'string' ? { status: this.redactor.value(body.status, 'status') as string } : {}),
       request,
       response: x.envelopeError ? `<${x.envelopeError.reason}: ${x.envelopeError.message}>` : this.redactor.value(x.body),
       ms: Math.round(x.durationMs),

@@ -7,6 +7,7 @@ import type { Capability, Check, CheckSettings } from './check.ts';
 import { Population, type PropagationFigures } from './population.ts';
 import { RecordingApi } from './recording.ts';
 import { Redactor } from './redact.ts';
+import type { Scrubber } from './scrub.ts';
 import { AnswerLedger } from './ledger.ts';
 import type { CheckResult } from './result.ts';
 import { operatorContexts, runChecks } from './runner.ts';
@@ -35,6 +36,8 @@ export interface SessionOptions {
   replayPaths?: ReadonlyMap<string, string>;
   progress?: Progress;
   onResult?: (result: CheckResult) => void;
+  /** The run's scrubber: the session registers the credentials and every value its checks send or receive. */
+  scrubber?: Scrubber;
 }
 
 export interface SessionOutcome {
@@ -57,7 +60,8 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
   if (!target.production) capabilities.add('synthetic');
 
   const oracle = new Oracle(options.settings.propagationTimeoutMs);
-  const redactor = new Redactor();
+  const redactor = new Redactor(options.scrubber);
+  redactor.scrubber.addCredentials(target);
   const ledger = new AnswerLedger();
   const prepareApi = new RecordingApi(client, redactor, { book: ledger, check: 'preparation' });
   const population = await Population.prepare({
@@ -83,3 +87,4 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
   });
   return { results, propagation: population.figures, capabilities: [...capabilities], preparation: prepareApi.evidence };
 }
+

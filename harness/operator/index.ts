@@ -5,7 +5,7 @@ import type { Server } from 'node:http';
 import { createOperatorServer } from './http.ts';
 import type { OperatorFaultName } from './faults.ts';
 import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type Role } from './operator.ts';
-import type { TokenLifetimes } from './tokens.ts';
+import type { IssuedIdentity, TokenLifetimes } from './tokens.ts';
 
 export const DEFAULT_SITE_ID = 123;
 
@@ -41,6 +41,8 @@ export interface OperatorOptions {
   /** Keep a log of every call with the persons it concerns (participant sessions judge from it). */
   recordCalls?: boolean;
   onRequest?: (path: string, status: number) => void;
+  /** Told every identity (tokens, refresh response key) the operator issues. */
+  onIssued?: (identity: IssuedIdentity) => void;
 }
 
 export interface RunningOperator {
@@ -87,6 +89,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     now: options.now ?? Date.now,
     recordCalls: options.recordCalls,
   });
+  operator.tokens.onIssued = options.onIssued;
   const server = createOperatorServer({ operator, callers, cstgSiteId: DEFAULT_SITE_ID, onRequest: options.onRequest });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

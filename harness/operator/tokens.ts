@@ -44,6 +44,8 @@ export class TokenService {
   readonly masterKey: KeyInfo;
   readonly siteKey: KeyInfo;
   private readonly refreshKey: TokenKey;
+  /** Told every identity issued (the kit's operator in participant runs: its run scrubber learns the tokens). */
+  onIssued?: (identity: IssuedIdentity) => void;
 
   constructor(
     readonly lifetimes: TokenLifetimes,
@@ -87,7 +89,7 @@ export class TokenService {
       firstLevel: input.firstLevel,
       tokenId: secureRandom(8).toString('hex'),
     };
-    return {
+    const issued: IssuedIdentity = {
       advertising_token: advertising,
       refresh_token: this.wrap(claims, responseKey),
       identity_expires: identityExpires,
@@ -95,6 +97,8 @@ export class TokenService {
       refresh_expires: refreshExpires,
       refresh_response_key: responseKey.toString('base64'),
     };
+    this.onIssued?.(issued);
+    return issued;
   }
 
   decodeAdvertising(token: string): ReturnType<typeof decodeAdvertisingToken> {

@@ -29,6 +29,7 @@ import { notApplicable, undecided } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { webhookAcknowledged, type WebhookCall } from '../../harness/engine/webhook.ts';
 import type { AdvertisingTokenFields } from '../../harness/wire/advertising-token.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 export type Kind = 'email' | 'phone';
 
@@ -93,7 +94,7 @@ export class Tokens {
     const answer = exchange.body as { status?: unknown; body?: { advertising_token?: unknown; refresh_token?: unknown; refresh_response_key?: unknown } } | undefined;
     const token = answer?.body?.advertising_token;
     if (exchange.http !== 200 || answer?.status !== 'success' || typeof token !== 'string') {
-      undecided(`the kit's own operator did not issue a token for ${what} (HTTP ${exchange.http}, status ${JSON.stringify(answer?.status ?? null)})`);
+      undecided(`the kit's own operator did not issue a token for ${what} (HTTP ${exchange.http}, status ${quoteTarget(answer?.status)})`);
     }
     const decoded = this.ctx.tokens.decode(token);
     if (!decoded.ok) undecided(`the kit's own operator issued a token for ${what} that its keys do not decrypt`);

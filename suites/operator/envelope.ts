@@ -13,6 +13,7 @@ import { base64Hash } from '../../harness/engine/synthetic.ts';
 import { ENVELOPE_VERSION, NONCE_BYTES, sealRequest } from '../../harness/wire/envelope.ts';
 import { gcmEncrypt } from '../../harness/wire/gcm.ts';
 import { bodyOf, keptIn, statusOf, type Json } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 /** An answer read off the wire: only what a verdict or a note may mention comes out of it. */
 interface RawAnswer {
@@ -68,7 +69,7 @@ async function postRaw(ctx: CheckContext, path: string, body: Buffer, contentTyp
   return { http, contentType: type, bytes, json, ...(typeof status === 'string' ? { status } : {}) };
 }
 
-const shown = (a: RawAnswer) => `HTTP ${a.http}${a.status !== undefined ? ` "${a.status}"` : a.http === 200 ? '' : a.json ? ' without a status' : ' without a JSON body'}`;
+const shown = (a: RawAnswer) => `HTTP ${a.http}${a.status !== undefined ? ` ${quoteTarget(a.status)}` : a.http === 200 ? '' : a.json ? ' without a status' : ' without a JSON body'}`;
 const isClientError = (a: RawAnswer) => a.http === 400 && a.status === 'client_error';
 
 function secretOf(ctx: CheckContext): Buffer {
@@ -140,7 +141,7 @@ const MALFORMED: Malformed[] = [
 
 /** An HTTP 200 must open with the right key and echo the nonce (the client says when not). */
 function encrypted200(x: Exchange, what: string): void {
-  if (x.http !== 200) undecided(`${what}: expected an HTTP 200 to judge, got HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` "${statusOf(x)}"` : ''}`);
+  if (x.http !== 200) undecided(`${what}: expected an HTTP 200 to judge, got HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` ${quoteTarget(statusOf(x))}` : ''}`);
   if (x.envelopeError) fail(`${what}: the HTTP 200 answer is not a proper encrypted answer (${x.envelopeError.reason}: ${x.envelopeError.message})`);
 }
 
@@ -203,7 +204,7 @@ export const envelopeChecks: Check[] = [
       let identity: Json | undefined;
       for (const [what, send] of answers) {
         const x = await send();
-        ctx.note(`octet-stream ${x.path}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` "${statusOf(x)}"` : ''}, answered as ${x.contentType || 'no content type'}`);
+        ctx.note(`octet-stream ${x.path}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` ${quoteTarget(statusOf(x))}` : ''}, answered as ${x.contentType || 'no content type'}`);
         encrypted200(x, `${what} as octet-stream`);
         if (!x.contentType.toLowerCase().startsWith('application/octet-stream')) fail(`${what} as octet-stream: the HTTP 200 answer came as ${x.contentType || 'no content type'}, not raw application/octet-stream bytes`);
         if (x.path === '/v2/token/generate') identity = bodyOf(x);

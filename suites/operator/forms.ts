@@ -18,6 +18,7 @@ import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
 import type { DiiField } from '../../harness/wire/dii.ts';
 import { optedOutSubjects, v3State } from './map.ts';
 import { bodyOf, isTokenAnswer, statusOf, untilFor } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 /** A request form of a DII; `label` names the subject and the transformation, never the DII. */
 interface Variant {
@@ -31,7 +32,7 @@ interface Variant {
 async function v3One(ctx: CheckContext, v: Variant): Promise<{ state: string; x: Exchange }> {
   const x = await ctx.api.mapV3({ [v.field]: [v.value] });
   if (x.http !== 200 || x.envelopeError || statusOf(x) !== 'success') {
-    return { state: x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}`, x };
+    return { state: x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${quoteTarget(statusOf(x))}`, x };
   }
   const entries = bodyOf(x)[v.field];
   return { state: Array.isArray(entries) && entries.length === 1 ? v3State(entries[0]) : `a "${v.field}" array without exactly one entry`, x };
@@ -220,7 +221,7 @@ function otherPerson(ctx: CheckContext, subject: Subject, v: Variant): string {
 async function expectOptedIn(ctx: CheckContext, v: Variant, why: string): Promise<void> {
   const generated = await ctx.api.generate({ [v.field]: v.value, optout_check: 1 } as never);
   if (!isTokenAnswer(generated)) {
-    const seen = generated.envelopeError ? `an answer that did not open (${generated.envelopeError.reason})` : `HTTP ${generated.http} ${JSON.stringify(statusOf(generated) ?? null)}`;
+    const seen = generated.envelopeError ? `an answer that did not open (${generated.envelopeError.reason})` : `HTTP ${generated.http} ${quoteTarget(statusOf(generated))}`;
     fail(`generate for ${v.label} answered ${seen}, expected tokens: ${why}`);
   }
   const mapped = await v3One(ctx, v);

@@ -6,6 +6,7 @@ import type { DiiInput, Exchange } from '../../harness/client/operator-client.ts
 import { fail, type Check } from '../../harness/engine/check.ts';
 import { base64Hash, hexHash, SyntheticIdentities } from '../../harness/engine/synthetic.ts';
 import { bodyOf, opened, seenAs, statusOf } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 /** The acknowledgement, exactly as the spec gives it. */
 function expectAcknowledged(x: Exchange, what: string): void {
@@ -52,7 +53,7 @@ export const logoutChecks: Check[] = [
       const dii: DiiInput = { email: synthetic ? new SyntheticIdentities().email() : 'validate@example.com' };
       const x = await ctx.api.logout(dii);
       if (x.http !== 401) fail(`logout with the client key (no OPTOUT role): ${seenAs(x)}, expected HTTP 401`);
-      if (x.plainText !== undefined || statusOf(x) !== 'unauthorized') fail(`logout with the client key: HTTP 401 with ${x.plainText !== undefined ? 'a body that is not JSON' : `status ${JSON.stringify(statusOf(x) ?? null)}`}, expected {"status":"unauthorized"}`);
+      if (x.plainText !== undefined || statusOf(x) !== 'unauthorized') fail(`logout with the client key: HTTP 401 with ${x.plainText !== undefined ? 'a body that is not JSON' : `status ${quoteTarget(statusOf(x))}`}, expected {"status":"unauthorized"}`);
       return 'logout without the OPTOUT role answered 401 {"status":"unauthorized"}';
     },
   },

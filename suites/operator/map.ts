@@ -15,6 +15,7 @@ import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
 import type { Expectation, PersonKey } from '../../harness/oracle/oracle.ts';
 import { DII_FIELDS, type DiiField } from '../../harness/wire/dii.ts';
 import { bodyOf, opened, statusOf, type Json } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 /** One input of a map request: safe label, request field and value, and the person the oracle sees. */
 export interface MapEntry {
@@ -112,7 +113,7 @@ function judgePerson(ctx: CheckContext, expected: Expectation, seen: Array<Seen 
 
 function successBody(x: Exchange, what: string): Json {
   const answer = opened(x, what);
-  if (answer.status !== 'success') fail(`${what}: status ${JSON.stringify(statusOf(x) ?? null)}, expected "success"`);
+  if (answer.status !== 'success') fail(`${what}: status ${quoteTarget(statusOf(x))}, expected "success"`);
   return bodyOf(x);
 }
 
@@ -133,7 +134,7 @@ export function judgeMapV2(ctx: CheckContext, entries: readonly MapEntry[], x: E
     const entry = entries[indices[0]!]!;
     const expected = ctx.oracle.expect(entry.person, 'map', sentMs);
     const inMapped = mapped.filter((id) => id === value).length;
-    const reasons = unmapped.filter((u) => u.identifier === value).map((u) => (u.reason === 'optout' ? 'optout' : `unmapped with reason ${JSON.stringify(u.reason ?? null)}`));
+    const reasons = unmapped.filter((u) => u.identifier === value).map((u) => (u.reason === 'optout' ? 'optout' : `unmapped with reason ${quoteTarget(u.reason)}`));
     const seen: string[] = [...Array<string>(inMapped).fill('mapped'), ...reasons];
     const where = `${entry.label} at ${indices.map((i) => position(i, entries.length)).join('; ')}`;
     if (expected === 'out' && inMapped > 0) fail(`${what}: ${where} (opted out) is listed under mapped`);

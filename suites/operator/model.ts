@@ -22,6 +22,7 @@ import type { PersonKey } from '../../harness/oracle/oracle.ts';
 import { DII_FIELDS, type DiiField } from '../../harness/wire/dii.ts';
 import { judgeMapV2, judgeMapV3, type MapEntry, type MapRequestEntries } from './map.ts';
 import { isOptoutAnswer, isTokenAnswer, statusOf } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 type Kind = 'email' | 'phone';
 
@@ -114,7 +115,7 @@ function logout(env: Env): fc.Arbitrary<Cmd> {
         described = `Logout(${target.label})`;
         const sent = Date.now();
         const x = await env.ctx.optoutApi!.logout({ [kind]: target.dii } as never);
-        if (x.http !== 200 || statusOf(x) !== 'success') undecided(`logout of ${target.label} answered HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}: the opt-out could not be registered (see OP-LOGOUT)`);
+        if (x.http !== 200 || statusOf(x) !== 'success') undecided(`logout of ${target.label} answered HTTP ${x.http} ${quoteTarget(statusOf(x))}: the opt-out could not be registered (see OP-LOGOUT)`);
         env.ctx.oracle.registerOptOut(target.person, sent, Date.now());
         target.loggedOut = true;
         env.logouts += 1;
@@ -178,7 +179,7 @@ function generate(env: Env): fc.Arbitrary<Cmd> {
         const sent = Date.now();
         const x = await ctx.api.generate({ [entry.field]: entry.value, optout_check: 1 } as never);
         const expected = ctx.oracle.expect(entry.person, 'generate', sent);
-        const seen = isOptoutAnswer(x) ? 'optout' : isTokenAnswer(x) ? 'tokens' : x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}`;
+        const seen = isOptoutAnswer(x) ? 'optout' : isTokenAnswer(x) ? 'tokens' : x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${quoteTarget(statusOf(x))}`;
         const ok = expected === 'out' ? seen === 'optout' : expected === 'in' ? seen === 'tokens' : seen === 'optout' || seen === 'tokens';
         if (!ok) {
           const wanted = expected === 'out' ? 'opted out: expected optout' : expected === 'in' ? 'never opted out: expected tokens' : 'opt-out pending: expected optout or tokens';

@@ -7,6 +7,7 @@ import { fail, undecided, type Check, type CheckContext } from '../../harness/en
 import { consistently } from '../../harness/engine/eventually.ts';
 import type { Subject } from '../../harness/engine/population.ts';
 import { bodyOf, expectEventually, isOptoutAnswer } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 interface Reading {
   generate: Exchange;
@@ -27,7 +28,7 @@ async function reading(ctx: CheckContext, subject: Subject): Promise<Reading> {
 const readsOptedOut = (r: Reading) => isOptoutAnswer(r.generate) && r.mapped?.e === 'optout';
 
 function describeReading(r: Reading): string {
-  const gen = isOptoutAnswer(r.generate) ? 'optout' : `HTTP ${r.generate.http} ${JSON.stringify((r.generate.body as { status?: unknown } | undefined)?.status ?? null)}`;
+  const gen = isOptoutAnswer(r.generate) ? 'optout' : `HTTP ${r.generate.http} ${quoteTarget((r.generate.body as { status?: unknown } | undefined)?.status)}`;
   const map = r.mapped?.e === 'optout' ? 'optout' : r.mapped?.u ? 'mapped' : `HTTP ${r.mapHttp}`;
   return `generate ${gen}, v3 map ${map}`;
 }

@@ -11,6 +11,7 @@ import type { Subject } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import type { PersonKey } from '../../harness/oracle/oracle.ts';
 import { bodyOf, opened, seenAs, statusOf, untilFor, type Json } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 /** Allowed difference between the kit's clock and the operator's (ms). */
 const CLOCK_SKEW_MS = 5000;
@@ -57,7 +58,7 @@ async function ask(ctx: CheckContext, ids: string[]): Promise<Reading> {
 /** The `opted_out` list of a status answer, or a fail when the answer is not a success with such a list. */
 function listedOf(x: Exchange, what: string): Array<{ id: unknown; since: unknown }> {
   const answer = opened(x, what);
-  if (answer.status !== 'success') fail(`${what}: status ${JSON.stringify(answer.status ?? null)}, expected "success"`);
+  if (answer.status !== 'success') fail(`${what}: status ${quoteTarget(answer.status)}, expected "success"`);
   const list = bodyOf(x).opted_out;
   if (!Array.isArray(list)) fail(`${what}: the body has no opted_out array`);
   return (list as unknown[]).map((item) => {
@@ -151,9 +152,9 @@ const syntheticIds = (n: number): string[] => Array.from({ length: n }, () => ra
 
 /** A 400 client_error as plain JSON. */
 function expectClientError(x: Exchange, what: string): void {
-  if (x.http !== 400) fail(`${what}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` "${statusOf(x)}"` : ''}, expected 400 client_error`);
+  if (x.http !== 400) fail(`${what}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` ${quoteTarget(statusOf(x))}` : ''}, expected 400 client_error`);
   if (x.plainText !== undefined || typeof x.body !== 'object' || x.body === null) fail(`${what}: the 400 answer is not plain JSON`);
-  if (statusOf(x) !== 'client_error') fail(`${what}: HTTP 400 with status ${JSON.stringify(statusOf(x) ?? null)}, expected "client_error"`);
+  if (statusOf(x) !== 'client_error') fail(`${what}: HTTP 400 with status ${quoteTarget(statusOf(x))}, expected "client_error"`);
 }
 
 export const statusChecks: Check[] = [
@@ -267,7 +268,7 @@ export const statusChecks: Check[] = [
     async run(ctx) {
       const x = await ctx.api.optoutStatus(syntheticIds(MAX_IDS));
       const answer = opened(x, `status with ${MAX_IDS} ids`);
-      if (answer.status !== 'success') fail(`status with ${MAX_IDS} ids: status ${JSON.stringify(answer.status ?? null)}, expected "success"`);
+      if (answer.status !== 'success') fail(`status with ${MAX_IDS} ids: status ${quoteTarget(answer.status)}, expected "success"`);
       return `${MAX_IDS} ids answered 200 success`;
     },
   },

@@ -7,6 +7,7 @@ import type { Group, Subject } from '../../harness/engine/population.ts';
 import type { Endpoint } from '../../harness/oracle/oracle.ts';
 import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
 import type { DiiField } from '../../harness/wire/dii.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 export type Json = Record<string, unknown>;
 
@@ -15,7 +16,7 @@ export const bodyOf = (x: Exchange): Json => (((x.body as Json | undefined)?.bod
 
 /** An answer that must be an encrypted HTTP 200 which opened with the right key and nonce. */
 export function opened(x: Exchange, what: string): Json {
-  if (x.http !== 200) fail(`${what}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` "${statusOf(x)}"` : ''}, expected 200`);
+  if (x.http !== 200) fail(`${what}: HTTP ${x.http}${typeof statusOf(x) === 'string' ? ` ${quoteTarget(statusOf(x))}` : ''}, expected 200`);
   if (x.envelopeError) fail(`${what}: the 200 answer did not open (${x.envelopeError.message})`);
   if (typeof x.body !== 'object' || x.body === null) fail(`${what}: the answer is not a JSON object`);
   return x.body as Json;
@@ -59,7 +60,7 @@ export async function expectEventually(ctx: CheckContext, subject: Subject, prob
   const polled = await eventually(probe, holds, { untilMs: untilFor(ctx, subject), pollMs: ctx.settings.pollIntervalMs });
   if (!polled.held) {
     const x = polled.last;
-    const seen = x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}`;
+    const seen = x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${quoteTarget(statusOf(x))}`;
     fail(`${what}: still ${seen} ${ctx.oracle.registration(subject.person) ? 'after the propagation bound' : ''}`.trim());
   }
   ctx.oracle.observedOut(subject.person, polled.heldAtMs!);
@@ -80,7 +81,7 @@ export function optedOut(ctx: CheckContext, group: Group, endpoint: Endpoint, ki
 export function seenAs(x: Exchange): string {
   if (x.envelopeError) return `HTTP ${x.http} that did not open (${x.envelopeError.reason})`;
   const tokens = isTokenAnswer(x) ? ' with new tokens' : '';
-  return `HTTP ${x.http} ${JSON.stringify(statusOf(x) ?? null)}${tokens}`;
+  return `HTTP ${x.http} ${quoteTarget(statusOf(x))}${tokens}`;
 }
 
 /**

@@ -10,6 +10,7 @@ import type { IssuedIdentity } from '../../harness/engine/population.ts';
 import { base64Hash } from '../../harness/engine/synthetic.ts';
 import type { DiiField } from '../../harness/wire/dii.ts';
 import { bodyOf, isOptoutAnswer, isTokenAnswer, opened, seenAs, type Json } from './support.ts';
+import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 interface TestIdentity {
   label: string;
@@ -50,13 +51,13 @@ async function mapOne(ctx: CheckContext, version: 'v2' | 'v3', form: Form): Prom
   const what = `${version} map of ${form.label}`;
   const x = version === 'v2' ? await ctx.api.mapV2({ [form.field]: [form.value] }) : await ctx.api.mapV3({ [form.field]: [form.value] });
   const answer = opened(x, what);
-  if (answer.status !== 'success') return `status ${JSON.stringify(answer.status ?? null)}`;
+  if (answer.status !== 'success') return `status ${quoteTarget(answer.status)}`;
   const body = bodyOf(x);
   if (version === 'v2') {
     const mapped = (Array.isArray(body.mapped) ? body.mapped : []) as Json[];
     const unmapped = (Array.isArray(body.unmapped) ? body.unmapped : []) as Json[];
     if (mapped.length === 1 && typeof mapped[0]!.advertising_id === 'string' && unmapped.length === 0) return 'mapped';
-    if (mapped.length === 0 && unmapped.length === 1) return unmapped[0]!.reason === 'optout' ? 'optout' : `unmapped with reason ${JSON.stringify(unmapped[0]!.reason ?? null)}`;
+    if (mapped.length === 0 && unmapped.length === 1) return unmapped[0]!.reason === 'optout' ? 'optout' : `unmapped with reason ${quoteTarget(unmapped[0]!.reason)}`;
     return `${mapped.length} mapped and ${unmapped.length} unmapped entries for one identifier`;
   }
   const entries = body[form.field];
@@ -84,7 +85,7 @@ async function validates(ctx: CheckContext, token: string, form: Form, which: st
   const what = `validate of the ${which} advertising token with ${form.label}`;
   const x = await ctx.api.validate(token, dii(form));
   const answer = opened(x, what);
-  if (answer.status !== 'success' || answer.body !== true) fail(`${what}: status ${JSON.stringify(answer.status ?? null)} with body ${JSON.stringify(answer.body ?? null)}, expected success with true`);
+  if (answer.status !== 'success' || answer.body !== true) fail(`${what}: status ${quoteTarget(answer.status)} with body ${quoteTarget(answer.body)}, expected success with true`);
 }
 
 export const testIdentitiesChecks: Check[] = [
