@@ -35,6 +35,8 @@ interface Registration {
   firstSeenMs?: number;
   /** Start of the current run of answers reporting the opt-out (reset by a disagreeing answer). */
   reportedSinceMs?: number;
+  /** The endpoints that have reported it: only a flip on one of them restarts the settle window. */
+  reportedBy: Set<Endpoint>;
   /** When that run had lasted the settle window: from then on every answer must report the opt-out. */
   settledMs?: number;
 }
@@ -73,13 +75,14 @@ export class Oracle {
 
   registerOptOut(person: PersonKey, sentMs: number, ackMs: number): void {
     const existing = this.registrations.get(person);
-    if (!existing) this.registrations.set(person, { sentMs, ackMs });
+    if (!existing) this.registrations.set(person, { sentMs, ackMs, reportedBy: new Set() });
   }
 
   /** Records that an endpoint reported the person opted out; the first time sets the measured latency. */
-  observedOut(person: PersonKey, atMs: number): void {
+  observedOut(person: PersonKey, endpoint: Endpoint, atMs: number): void {
     const r = this.registrations.get(person);
     if (!r) return;
+    r.reportedBy.add(endpoint);
     r.firstSeenMs ??= atMs;
     r.reportedSinceMs ??= atMs;
     if (r.settledMs === undefined && atMs - r.reportedSinceMs >= this.settleMs) r.settledMs = atMs;
@@ -87,13 +90,15 @@ export class Oracle {
 
   /**
    * Records that an endpoint answered the person opted in (or did not report the opt-out) for a request sent
-   * at `sentMs`. Before the opt-out settled and after it was first reported, that is a disagreement between
-   * instances: measured, and the settle window starts again. After it settled, the caller fails its rule.
+   * at `sentMs`. Before the opt-out settled and after it was first reported, that is a disagreement: measured;
+   * when this endpoint had reported it before (a flip, as between instances), the settle window starts again.
+   * An endpoint that never reported it is judged by its own rule, not waited for. After it settled, the
+   * caller fails its rule.
    */
   observedIn(person: PersonKey, endpoint: Endpoint, sentMs: number): void {
     const r = this.registrations.get(person);
     if (!r || r.firstSeenMs === undefined || sentMs < r.firstSeenMs || this.isSettled(person, sentMs)) return;
-    r.reportedSinceMs = undefined;
+    if (r.reportedBy.has(endpoint)) r.reportedSinceMs = undefined;
     const d = this.disagreements.get(endpoint) ?? { answers: 0, persons: new Set<PersonKey>(), longestMs: 0 };
     d.answers += 1;
     d.persons.add(person);

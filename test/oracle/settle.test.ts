@@ -18,21 +18,21 @@ describe('oracle settle', () => {
   it('with no settle window the first report settles the opt-out', () => {
     const { oracle, person } = registered(0);
     expect(oracle.expect(person, 'generate', ACK + 100)).toBe('pending');
-    oracle.observedOut(person, ACK + 100);
+    oracle.observedOut(person, 'map', ACK + 100);
     expect(oracle.expect(person, 'generate', ACK + 100)).toBe('out');
     expect(oracle.expect(person, 'generate', ACK + 99)).toBe('pending');
   });
 
   it('a disagreement before the window is propagation: measured, and the window starts again', () => {
     const { oracle, person } = registered(4000);
-    oracle.observedOut(person, ACK + 1000);
-    oracle.observedOut(person, ACK + 3000);
+    oracle.observedOut(person, 'map', ACK + 1000);
+    oracle.observedOut(person, 'map', ACK + 3000);
     oracle.observedIn(person, 'map', ACK + 3500);
-    oracle.observedOut(person, ACK + 6000); // only 2.5 s since the disagreement
+    oracle.observedOut(person, 'map', ACK + 6000); // only 2.5 s since the disagreement
     expect(oracle.expect(person, 'map', ACK + 6000)).toBe('pending');
     oracle.observedIn(person, 'generate', ACK + 6200);
-    oracle.observedOut(person, ACK + 7000);
-    oracle.observedOut(person, ACK + 11_000);
+    oracle.observedOut(person, 'map', ACK + 7000);
+    oracle.observedOut(person, 'map', ACK + 11_000);
     expect(oracle.isSettled(person, ACK + 11_000)).toBe(true);
     expect(oracle.expect(person, 'status', ACK + 11_000)).toBe('out');
     expect(oracle.disagreementsByEndpoint()).toEqual({
@@ -42,9 +42,18 @@ describe('oracle settle', () => {
     expect(oracle.latencies()).toEqual([1000]);
   });
 
+  it('only a flip restarts the window: an endpoint that never reported the opt-out is measured, not waited for', () => {
+    const { oracle, person } = registered(1000);
+    oracle.observedOut(person, 'map', ACK + 100);
+    oracle.observedIn(person, 'generate', ACK + 600);
+    oracle.observedOut(person, 'map', ACK + 1100);
+    expect(oracle.isSettled(person, ACK + 1100)).toBe(true);
+    expect(oracle.disagreementsByEndpoint()).toEqual({ generate: { answers: 1, persons: 1, longestMs: 500 } });
+  });
+
   it('an answer after the opt-out settled is not a disagreement: it is the caller’s fail', () => {
     const { oracle, person } = registered(0);
-    oracle.observedOut(person, ACK + 10);
+    oracle.observedOut(person, 'map', ACK + 10);
     oracle.observedIn(person, 'map', ACK + 20);
     expect(oracle.disagreementsByEndpoint()).toEqual({});
     expect(oracle.expect(person, 'map', ACK + 20)).toBe('out');
@@ -53,14 +62,14 @@ describe('oracle settle', () => {
   it('"opted in" before any report is not yet propagated, not a disagreement', () => {
     const { oracle, person } = registered(1000);
     oracle.observedIn(person, 'generate', ACK + 10);
-    oracle.observedOut(person, ACK + 50);
+    oracle.observedOut(person, 'map', ACK + 50);
     oracle.observedIn(person, 'generate', ACK + 40); // sent before the first report
     expect(oracle.disagreementsByEndpoint()).toEqual({});
   });
 
   it('the bound settles an opt-out that never settled by its answers', () => {
     const { oracle, person } = registered(120_000);
-    oracle.observedOut(person, ACK + 100);
+    oracle.observedOut(person, 'map', ACK + 100);
     expect(oracle.expect(person, 'generate', ACK + BOUND)).toBe('pending');
     expect(oracle.expect(person, 'generate', ACK + BOUND + 1)).toBe('out');
   });
@@ -84,7 +93,7 @@ describe('oracle settle', () => {
           t += gapMs;
           if (t > ACK + BOUND) break;
           if (out) {
-            oracle.observedOut(person, t);
+            oracle.observedOut(person, 'map', t);
             seen = true;
             since ??= t;
             if (settledAt === undefined && t - since >= settleMs) settledAt = t;
