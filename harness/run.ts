@@ -112,7 +112,7 @@ function parseTarget(url: string): URL {
   return parsed;
 }
 
-function positiveInteger(text: string, option: string): number {
+export function positiveInteger(text: string, option: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${option}: "${text}" is not a positive integer`);
   return n;
