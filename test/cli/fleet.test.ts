@@ -52,6 +52,21 @@ interface Report {
 const readReport = (dir: string) => JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as Report;
 const failed = (r: Report) => [...new Set(r.results.filter((x) => x.status === 'fail' || x.status === 'error').map((x) => x.rule))];
 
+function usage(args: string[]): Promise<{ code: number; stderr: string }> {
+  const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  children.push(child);
+  let stderr = '';
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  return new Promise((resolve) => child.once('exit', (code) => resolve({ code: code ?? -1, stderr })));
+}
+
+describe('fleet and settle options', () => {
+  it('refuses a malformed --settle and a fleet of no instances (exit 2)', async () => {
+    expect(await usage(['run', '--settle', 'soon'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--settle: "soon" is not a duration/) });
+    expect(await usage(['serve-operator', '--instances', '0'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--instances: "0" is not a positive integer/) });
+  }, 60_000);
+});
+
 describe('run --target against a 3-instance fleet syncing every 4 s', () => {
   it('passes a conformant fleet: opt-outs settle once, disagreements before that are measured', async () => {
     const dir = join(out, 'conformant');
