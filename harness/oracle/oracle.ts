@@ -7,8 +7,8 @@
 // on its own timer (60 s by default, UID2-SPEC §1.4, §5.2), so right after an opt-out appears one answer can
 // say "opted out" and the next "opted in". Before an opt-out has settled, either answer is propagation (a
 // disagreement is measured, never judged); once settled, every answer must report it (RULES.md
-// OP-PROPAGATION). Settled: the answers reported it without a single disagreement for the settle window
-// (0: the first report settles it), or the acknowledgement plus the propagation bound has passed.
+// OP-PROPAGATION). Settled: the answers reported it for the settle window without a flip (an endpoint that
+// had reported it answering "opted in"; 0: the first report settles it), or ack + the bound has passed.
 import { hashDii, personKey, sha256, type DiiField } from '../wire/dii.ts';
 
 export type Endpoint = 'generate' | 'refresh' | 'map' | 'status' | 'cstg';

@@ -75,6 +75,8 @@ const listedIds = (x: Exchange): Set<unknown> => {
 /**
  * Asks for `ids` until every opted-out entry among them is listed. An entry not listed while its opt-out is
  * pending is propagation (polled again); once it settled, that is the rule's failure, naming the entries.
+ * Each instance answers status from the same snapshot as the DII endpoints (UID2-SPEC §1.4), so it settles
+ * with them.
  */
 async function untilListed(ctx: CheckContext, entries: Entry[], ids: string[], what: string): Promise<Reading> {
   const out = entries.filter((e) => ctx.oracle.registration(e.person));
