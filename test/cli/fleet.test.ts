@@ -76,6 +76,8 @@ describe('run --target against a 3-instance fleet syncing every 4 s', () => {
     expect(code).toBe(0);
     expect(report.propagation.settled).toBe(report.propagation.registered);
     expect(report.propagation.settleMs).toBe(6000);
+    // Instances 1.3 s apart answered the 16 opt-outs' readings differently before they settled.
+    expect(Object.values(report.propagation.disagreements).reduce((n, d) => n + d.answers, 0)).toBeGreaterThan(0);
     // One wait for all of them: at least the settle window, far from one window per opt-out.
     expect(report.propagation.waitedMs).toBeGreaterThanOrEqual(6000);
     expect(report.propagation.waitedMs).toBeLessThan(20_000);
