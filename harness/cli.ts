@@ -7,7 +7,7 @@ import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { findRule, RULES } from './rules.ts';
 import { validateWith } from './engine/schemas.ts';
-import { RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
+import { positiveInteger, RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate, calibrateParticipants, expectedFailures } from './calibrate.ts';
 import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
@@ -49,6 +49,8 @@ interface ServeOptions {
   refreshAfter?: string;
   identityExpiresAfter?: string;
   refreshExpiresAfter?: string;
+  instances: string;
+  syncInterval?: string;
 }
 
 async function serveOperator(options: ServeOptions): Promise<void> {
@@ -70,6 +72,8 @@ async function serveOperator(options: ServeOptions): Promise<void> {
     cstgOrigins: options.cstgOrigin,
     propagationDelayMs: parseDuration(options.propagationDelay, '--propagation-delay'),
     fault: faultOption(options.fault),
+    instances: positiveInteger(options.instances, '--instances'),
+    syncIntervalMs: options.syncInterval === undefined ? undefined : parseDuration(options.syncInterval, '--sync-interval'),
     lifetimes: {
       refreshAfterMs: lifetime(options.refreshAfter, '--refresh-after'),
       identityExpiresAfterMs: lifetime(options.identityExpiresAfter, '--identity-expires-after'),
@@ -80,7 +84,8 @@ async function serveOperator(options: ServeOptions): Promise<void> {
   });
   // Credentials the kit made itself go to stderr, once, for the user to configure (PROTOCOL.md §1).
   for (const name of running.generated) process.stderr.write(`${CREDENTIAL_LABELS[name]}: ${running.credentials[name]}\n`);
-  process.stderr.write(`simulated UID2 operator${options.fault ? ` with fault ${options.fault}` : ''}; stop with Ctrl-C\n`);
+  const fleet = running.instances.length > 1 ? ` (${running.instances.length} instances${options.syncInterval ? `, each syncing opt-outs every ${options.syncInterval}` : ''})` : '';
+  process.stderr.write(`simulated UID2 operator${fleet}${options.fault ? ` with fault ${options.fault}` : ''}; stop with Ctrl-C\n`);
   process.stdout.write(`listening ${running.url}\n`);
   const stop = () => void running.close().then(() => process.exit(EXIT.pass));
   process.once('SIGINT', stop);
@@ -164,7 +169,8 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--optout-client-secret <secret>', 'its client secret').env('UID2_OPTOUT_CLIENT_SECRET'))
     .addOption(new Option('--cstg-public-key <key>', 'CSTG server public key (UID2-X-...)').env('UID2_CSTG_PUBLIC_KEY'))
     .addOption(new Option('--cstg-subscription-id <id>', 'CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
-    .addOption(new Option('--propagation-timeout <duration>', 'bound of OP-PROPAGATION').env('UID2_PROPAGATION_TIMEOUT').default(RUN_DEFAULTS.propagationTimeout))
+    .addOption(new Option('--propagation-timeout <duration>', `bound of OP-PROPAGATION (default ${RUN_DEFAULTS.propagationTimeout}; with --target ${RUN_DEFAULTS.targetPropagationTimeout})`).env('UID2_PROPAGATION_TIMEOUT'))
+    .addOption(new Option('--settle <duration>', `how long answers must report an opt-out without a flip before every answer must (default ${RUN_DEFAULTS.settle}; with --target ${RUN_DEFAULTS.targetSettle}, at least a sync interval of the target's instances)`).env('UID2_SETTLE'))
     .addOption(new Option('--watch <duration>', 'how long a held opt-out is watched for a regression (default: 2s, at most the propagation timeout)'))
     .addOption(new Option('--timeout <duration>', 'per-request timeout').default(RUN_DEFAULTS.timeout))
     .addOption(new Option('--deadline <duration>', 'whole-run deadline: no check starts after it').default(RUN_DEFAULTS.deadline))
@@ -269,6 +275,8 @@ export function buildProgram(): Command {
     .option('--refresh-after <duration>', 'refresh_from after issue (default 15m)')
     .option('--identity-expires-after <duration>', 'advertising token lifetime (default 1h)')
     .option('--refresh-expires-after <duration>', 'refresh token lifetime (default 24h)')
+    .option('--instances <n>', 'a fleet: this many instances behind the port, a request each in turn, sharing opt-outs and token keys', '1')
+    .option('--sync-interval <duration>', 'each instance syncs its own snapshot of the opt-outs this often, phases staggered (UID2-SPEC §1.4; default: live)')
     .action(serveOperator);
 
   program

@@ -36,7 +36,9 @@ export interface RunOptions {
   optoutClientSecret?: string;
   cstgPublicKey?: string;
   cstgSubscriptionId?: string;
-  propagationTimeout: string;
+  /** Default: RUN_DEFAULTS, or the `target*` ones against --target. */
+  propagationTimeout?: string;
+  settle?: string;
   watch?: string;
   timeout: string;
   deadline: string;
@@ -51,6 +53,13 @@ export interface RunOptions {
 /** Defaults of the run options (the CLI shows them; the bench runs with them). */
 export const RUN_DEFAULTS = {
   propagationTimeout: '30s',
+  settle: '0ms',
+  /**
+   * Against --target: a real opt-out takes about 5 minutes plus a sync (UID2-SPEC §5.2), and a fleet's
+   * instances may disagree for a sync interval (60 s by default, §1.4), so an opt-out settles after 2 minutes.
+   */
+  targetPropagationTimeout: '20m',
+  targetSettle: '2m',
   timeout: '10s',
   deadline: '30m',
   concurrency: '4',
@@ -66,10 +75,12 @@ export interface SessionSettings {
 }
 
 /** The session settings a set of run options means; with no argument, the defaults. */
-export function sessionSettings(options: Pick<RunOptions, 'propagationTimeout' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
-  const propagationTimeoutMs = parseDuration(options.propagationTimeout, '--propagation-timeout');
+export function sessionSettings(options: Pick<RunOptions, 'target' | 'propagationTimeout' | 'settle' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
+  const target = options.target !== undefined;
+  const propagationTimeoutMs = parseDuration(options.propagationTimeout ?? (target ? RUN_DEFAULTS.targetPropagationTimeout : RUN_DEFAULTS.propagationTimeout), '--propagation-timeout');
   const settings: CheckSettings = {
     propagationTimeoutMs,
+    settleMs: parseDuration(options.settle ?? (target ? RUN_DEFAULTS.targetSettle : RUN_DEFAULTS.settle), '--settle'),
     watchMs: options.watch ? parseDuration(options.watch, '--watch') : Math.min(2000, propagationTimeoutMs),
     // Polls ~100 times within the bound: a short bound is watched closely, a long one without flooding.
     pollIntervalMs: Math.min(2000, Math.max(50, Math.round(propagationTimeoutMs / 100))),
@@ -102,7 +113,7 @@ function parseTarget(url: string): URL {
   return parsed;
 }
 
-function positiveInteger(text: string, option: string): number {
+export function positiveInteger(text: string, option: string): number {
   const n = Number(text);
   if (!Number.isInteger(n) || n < 1) throw new UsageError(`${option}: "${text}" is not a positive integer`);
   return n;

@@ -364,6 +364,11 @@ function model(run: RunResult): AuditModel {
         ['Latency from acknowledgement to first observation', p.latencyMs ? `min ${p.latencyMs.min} ms, median ${p.latencyMs.median} ms, max ${p.latencyMs.max} ms` : 'not measured'],
         ['Bound (--propagation-timeout)', `${p.timeout_ms} ms (${humanDuration(p.timeout_ms)})`],
         ['Time the run waited', `${p.waitedMs} ms`],
+        ...(p.settleMs !== undefined ? [['Settled (reported without a flip for the --settle window)', `${p.settled ?? 0} of ${p.registered}, window ${p.settleMs} ms (${humanDuration(p.settleMs)})`] as [string, string]] : []),
+        ...Object.entries(p.disagreements ?? {}).map(([endpoint, d]): [string, string] => [
+          `Disagreements before settling on ${endpoint}`,
+          `${d!.answers} answers for ${d!.persons} opt-outs said opted in after an earlier report, up to ${d!.longestMs} ms after it`,
+        ]),
       ]
     : undefined;
 

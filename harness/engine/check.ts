@@ -25,6 +25,8 @@ export type Capability =
 export interface CheckSettings {
   /** Bound of OP-PROPAGATION: from the logout acknowledgement to visibility on every endpoint. */
   propagationTimeoutMs: number;
+  /** How long answers must report an opt-out without a flip before it counts as settled (default 0: the first report). */
+  settleMs?: number;
   /** How long a held expectation is watched for a regression. */
   watchMs: number;
   pollIntervalMs: number;

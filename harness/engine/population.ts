@@ -1,10 +1,11 @@
 // The identities of a run, prepared before any check: raw UID2s mapped and tokens issued while everyone is
 // still opted in, then every opt-out the run needs registered at once through /v2/token/logout, then one
-// wait until all of them are visible. A run pays the propagation delay about once, not once per rule.
+// wait until all of them have settled (harness/oracle/oracle.ts: reported without a disagreement for the
+// settle window). A run pays the propagation delay and the settle window once, not once per rule.
 import type { Exchange } from '../client/operator-client.ts';
 import type { DiiField } from '../wire/dii.ts';
 import type { IdentityBody } from '../wire/identity.ts';
-import type { Oracle, PersonKey } from '../oracle/oracle.ts';
+import type { Disagreement, Endpoint, Oracle, PersonKey } from '../oracle/oracle.ts';
 import type { Progress } from '../progress.ts';
 import type { RecordingApi } from './recording.ts';
 import { base64Hash, hexHash, SyntheticIdentities } from './synthetic.ts';
@@ -65,10 +66,16 @@ export interface PrepareOptions {
 
 export interface PropagationFigures {
   registered: number;
+  /** Reported by the last reading of the wait (settled, or still reported when the bound passed). */
   visible: number;
+  /** Settled by their answers: reported without a disagreement for the settle window. */
+  settled: number;
   /** ms from the logout acknowledgement to the first answer reporting the opt-out. */
   latencyMs: { min: number; median: number; max: number } | undefined;
   waitedMs: number;
+  settleMs: number;
+  /** Per endpoint: answers that said "opted in" after an earlier report, before the opt-out settled. */
+  disagreements: Partial<Record<Endpoint, Disagreement>>;
 }
 
 const body = (x: Exchange): Record<string, unknown> => ((x.body as { body?: unknown } | undefined)?.body ?? {}) as Record<string, unknown>;
@@ -77,7 +84,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export class Population {
   private readonly groups = new Map<Group, Subject[]>();
-  figures: PropagationFigures = { registered: 0, visible: 0, latencyMs: undefined, waitedMs: 0 };
+  figures: PropagationFigures = { registered: 0, visible: 0, settled: 0, latencyMs: undefined, waitedMs: 0, settleMs: 0, disagreements: {} };
 
   /** Subjects of a group; empty when the target cannot support it (no OPTOUT credentials). */
   get(group: Group): readonly Subject[] {
@@ -153,7 +160,7 @@ export class Population {
         if (answer.http === 200 && statusOf(answer) === 'success') oracle.registerOptOut(subject.person, sent, Date.now());
       }),
     );
-    await this.awaitVisibility(toRegister, options);
+    await this.awaitSettled(toRegister, options);
   }
 
   /** Most opt-outs go in as raw DII; the hash group through the hash forms, to cover the operator's hash path. */
@@ -200,41 +207,63 @@ export class Population {
     }
   }
 
-  /** Polls every registered opt-out together until each is visible or the propagation bound passes. */
-  private async awaitVisibility(subjects: Subject[], options: PrepareOptions): Promise<void> {
+  /**
+   * Polls every registered opt-out together until each has settled or the propagation bound passes. Each
+   * reading goes to the oracle, which measures disagreements between instances and decides when it settled.
+   */
+  private async awaitSettled(subjects: Subject[], options: PrepareOptions): Promise<void> {
     const { api, oracle, propagationTimeoutMs, pollIntervalMs } = options;
     const registered = subjects.filter((s) => oracle.registration(s.person));
     const pending = new Set(registered);
+    const reported = new Set<Subject>();
     const started = Date.now();
     const deadline = Math.max(started, ...registered.map((s) => oracle.registration(s.person)!.ackMs)) + propagationTimeoutMs;
-    while (pending.size > 0 && Date.now() <= deadline && !options.signal?.aborted) {
+    const seconds = (ms: number) => Math.round(ms / 1000);
+    while (pending.size > 0 && !options.signal?.aborted) {
       await Promise.all(
         [...pending].map(async (subject) => {
-          if (await this.looksOptedOut(api, subject)) {
-            oracle.observedOut(subject.person, Date.now());
-            pending.delete(subject);
-          }
+          if (await this.reportsOptOut(api, oracle, subject)) reported.add(subject);
+          else reported.delete(subject);
+          if (oracle.registration(subject.person)!.settledMs !== undefined) pending.delete(subject);
         }),
       );
-      if (pending.size === 0) break;
-      options.progress?.tick(`waiting for ${pending.size} of ${registered.length} opt-outs to propagate (${Math.round((Date.now() - started) / 1000)} s of at most ${Math.round(propagationTimeoutMs / 1000)} s)`);
+      if (pending.size === 0 || Date.now() > deadline) break;
+      options.progress?.tick(
+        `waiting for ${pending.size} of ${registered.length} opt-outs to settle: ${registered.length - pending.size} settled, ${reported.size} reported now; ${seconds(Date.now() - started)} s of at most ${seconds(propagationTimeoutMs)} s (settle window ${seconds(oracle.settleMs)} s)`,
+      );
       await sleep(pollIntervalMs);
     }
     const latencies = oracle.latencies().sort((a, b) => a - b);
-    options.progress?.phase(`${registered.length - pending.size} of ${registered.length} opt-outs visible after ${Date.now() - started} ms`);
+    const settled = registered.filter((s) => oracle.registration(s.person)!.settledMs !== undefined).length;
+    const visible = registered.filter((s) => reported.has(s) || !pending.has(s)).length;
+    options.progress?.phase(`${settled} of ${registered.length} opt-outs settled, ${visible} reported, after ${Date.now() - started} ms`);
     this.figures = {
       registered: registered.length,
-      visible: registered.length - pending.size,
+      visible,
+      settled,
       latencyMs: latencies.length ? { min: latencies[0]!, median: latencies[Math.floor(latencies.length / 2)]!, max: latencies.at(-1)! } : undefined,
       waitedMs: Date.now() - started,
+      settleMs: oracle.settleMs,
+      disagreements: oracle.disagreementsByEndpoint(),
     };
   }
 
-  /** Visible when either generate or a one-entry v3 map reports the opt-out. */
-  private async looksOptedOut(api: RecordingApi, subject: Subject): Promise<boolean> {
+  /**
+   * One reading on generate and on a one-entry v3 map, each told to the oracle (in a fleet the two may reach
+   * instances that disagree). True when either reported the opt-out.
+   */
+  private async reportsOptOut(api: RecordingApi, oracle: Oracle, subject: Subject): Promise<boolean> {
     const { field, value } = subject.loggedOutAs!;
+    const sentMs = Date.now();
     const [generated, mapped] = await Promise.all([api.generate({ [field]: value, optout_check: 1 } as never), api.mapV3({ [field]: [value] })]);
-    const entry = (body(mapped)[field] as Array<{ e?: string }> | undefined)?.[0];
-    return statusOf(generated) === 'optout' || entry?.e === 'optout';
+    const entry = (body(mapped)[field] as Array<{ e?: string; u?: unknown }> | undefined)?.[0];
+    const generate = statusOf(generated) === 'optout' ? 'out' : statusOf(generated) === 'success' ? 'in' : undefined;
+    const map = entry?.e === 'optout' ? 'out' : typeof entry?.u === 'string' ? 'in' : undefined;
+    // Reports first: an "opted in" sent before the first report is propagation, not yet a disagreement.
+    if (generate === 'out') oracle.observedOut(subject.person, 'generate', Date.now());
+    if (map === 'out') oracle.observedOut(subject.person, 'map', Date.now());
+    if (generate === 'in') oracle.observedIn(subject.person, 'generate', sentMs);
+    if (map === 'in') oracle.observedIn(subject.person, 'map', sentMs);
+    return generate === 'out' || map === 'out';
   }
 }

@@ -46,6 +46,11 @@ export interface RunResult {
     latencyMs: { min: number; median: number; max: number } | undefined;
     waitedMs: number;
     timeout_ms: number;
+    /** Settled by their answers (reported without a flip for settleMs); absent in reports of older kits. */
+    settled?: number;
+    settleMs?: number;
+    /** Per endpoint: answers that said "opted in" after an earlier report, before the opt-out settled. */
+    disagreements?: Partial<Record<string, { answers: number; persons: number; longestMs: number }>>;
   };
   /** What the target offered: optout, cstg, synthetic. */
   capabilities?: string[];

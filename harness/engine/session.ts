@@ -59,7 +59,7 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
   if (target.cstg) capabilities.add('cstg');
   if (!target.production) capabilities.add('synthetic');
 
-  const oracle = new Oracle(options.settings.propagationTimeoutMs);
+  const oracle = new Oracle(options.settings.propagationTimeoutMs, options.settings.settleMs);
   const redactor = new Redactor(options.scrubber);
   redactor.scrubber.addCredentials(target);
   const ledger = new AnswerLedger();
@@ -85,6 +85,8 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
     signal: options.signal,
     onResult: options.onResult,
   });
-  return { results, propagation: population.figures, capabilities: [...capabilities], preparation: prepareApi.evidence };
+  // Disagreements measured by the checks too (fresh opt-outs of the model checks), not only during the wait.
+  const propagation = { ...population.figures, disagreements: oracle.disagreementsByEndpoint() };
+  return { results, propagation, capabilities: [...capabilities], preparation: prepareApi.evidence };
 }
 

@@ -85,6 +85,11 @@ export const OPERATOR_FAULTS = [
     description: 'a repeated opt-out (a redelivery) replaces the visible record with a pending one: the DII reads as opted in again for one propagation delay',
   },
   {
+    name: 'flapping',
+    breaks: ['OP-PROPAGATION'],
+    description: 'once an opt-out is delivered again, every instance drops it for every other half second: the DII keeps flipping between opted out and opted in long after it settled',
+  },
+  {
     name: 'test-identities-docs-table',
     breaks: ['OP-TEST-IDENTITIES'],
     description: 'follows the docs table in conflict with the code: +00000000002 always opted out, +00000000000 refresh-optout',

@@ -29,6 +29,8 @@ const UNAUTHORIZED: Reply = { kind: 'plain', http: 401, payload: { status: 'unau
 
 export interface HttpOptions {
   operator: SimulatedOperator;
+  /** Fleet mode: the instances behind this port, one per request in turn (as a round-robin load balancer). */
+  instances?: readonly SimulatedOperator[];
   callers: ReadonlyMap<string, Caller>;
   /** Site of CSTG tokens (the publisher owning the key pair). */
   cstgSiteId: number;
@@ -92,8 +94,8 @@ function send(res: ServerResponse, reply: Reply, nonce: Buffer | undefined, secr
   return 200;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOptions): Promise<number> {
-  const { operator, callers } = options;
+async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOptions, operator: SimulatedOperator): Promise<number> {
+  const { callers } = options;
   setCors(req, res);
   if (req.method === 'OPTIONS') {
     res.writeHead(204).end();
@@ -171,9 +173,12 @@ function record(operator: SimulatedOperator, path: string, payload: unknown, rep
 }
 
 export function createOperatorServer(options: HttpOptions): Server {
+  const instances = options.instances ?? [options.operator];
+  let turn = 0;
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
-    serve(req, res, options)
+    const operator = instances[turn++ % instances.length]!;
+    serve(req, res, options, operator)
       .then((status) => options.onRequest?.(path, status))
       .catch(() => {
         // A bug in the simulator must still answer the spec's 500 shape, never drop the connection.

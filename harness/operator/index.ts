@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createOperatorServer } from './http.ts';
 import type { OperatorFaultName } from './faults.ts';
-import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type Role } from './operator.ts';
+import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type OperatorConfig, type Role } from './operator.ts';
 import type { IssuedIdentity, TokenLifetimes } from './tokens.ts';
 
 export const DEFAULT_SITE_ID = 123;
@@ -43,6 +43,13 @@ export interface OperatorOptions {
   onRequest?: (path: string, status: number) => void;
   /** Told every identity (tokens, refresh response key) the operator issues. */
   onIssued?: (identity: IssuedIdentity) => void;
+  /**
+   * Fleet mode: this many instances behind the one port, a request each in turn, sharing the opt-out service
+   * and the token keys. Each syncs its own snapshot of the opt-outs every `syncIntervalMs`, the phases
+   * staggered evenly, so they disagree for up to one interval after an opt-out appears (UID2-SPEC §1.4, §5.2).
+   */
+  instances?: number;
+  syncIntervalMs?: number;
 }
 
 export interface RunningOperator {
@@ -50,7 +57,9 @@ export interface RunningOperator {
   credentials: OperatorCredentials;
   /** Which credentials were generated here rather than given (to print them once, for the user). */
   generated: ReadonlySet<keyof OperatorCredentials>;
+  /** The first instance (the only one unless fleet mode): the call log and the stores are shared by all. */
   operator: SimulatedOperator;
+  instances: readonly SimulatedOperator[];
   server: Server;
   close(): Promise<void>;
 }
@@ -80,7 +89,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     [credentials.apiKey, caller(credentials.apiKey, credentials.clientSecret, ['GENERATOR', 'MAPPER', 'SHARER', 'ID_READER'])],
     [credentials.optoutApiKey, caller(credentials.optoutApiKey, credentials.optoutClientSecret, ['OPTOUT'])],
   ]);
-  const operator = new SimulatedOperator({
+  const config: OperatorConfig = {
     propagationDelayMs: options.propagationDelayMs ?? 0,
     lifetimes: withDefaults(DEFAULT_LIFETIMES, options.lifetimes),
     fault: options.fault,
@@ -88,9 +97,15 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     cstgOrigins: options.cstgOrigins ?? [],
     now: options.now ?? Date.now,
     recordCalls: options.recordCalls,
-  });
-  operator.tokens.onIssued = options.onIssued;
-  const server = createOperatorServer({ operator, callers, cstgSiteId: DEFAULT_SITE_ID, onRequest: options.onRequest });
+  };
+  const count = options.instances ?? 1;
+  if (!Number.isInteger(count) || count < 1) throw new Error('instances must be a positive integer');
+  const interval = options.syncIntervalMs;
+  const configOf = (i: number): OperatorConfig => (interval === undefined ? config : { ...config, syncedAt: lastSync(interval, (i * interval) / count) });
+  const operator = new SimulatedOperator(configOf(0));
+  const instances = [operator, ...Array.from({ length: count - 1 }, (_, i) => new SimulatedOperator(configOf(i + 1), operator))];
+  operator.tokens.onIssued = options.onIssued; // the instances share one token service
+  const server = createOperatorServer({ operator, instances, callers, cstgSiteId: DEFAULT_SITE_ID, onRequest: options.onRequest });
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
@@ -105,6 +120,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     credentials,
     generated,
     operator,
+    instances,
     server,
     close: () =>
       new Promise<void>((resolve) => {
@@ -112,6 +128,15 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
         server.closeAllConnections();
       }),
   };
+}
+
+/**
+ * An instance's sync timer: it syncs at `phaseMs` and every `intervalMs` after, and answers from the opt-outs
+ * as they were at its last sync. Derived from the clock rather than a timer, so a fake clock drives it too.
+ */
+function lastSync(intervalMs: number, phaseMs: number): (nowMs: number) => number {
+  if (intervalMs <= 0) return (nowMs) => nowMs;
+  return (nowMs) => nowMs - ((((nowMs - phaseMs) % intervalMs) + intervalMs) % intervalMs);
 }
 
 /** Fills what is not given; an option given as undefined keeps its default. */

@@ -55,7 +55,16 @@ export interface OperatorConfig {
   now: () => number;
   /** Keep the call log (participant sessions judge from it). */
   recordCalls?: boolean;
+  /**
+   * Fleet mode: when this instance last synced its snapshot of the opt-out service, for a request at `nowMs`.
+   * Each instance of a real operator refreshes its snapshot on its own timer (UID2-SPEC §1.4, §5.2), so it
+   * answers from the opt-outs as they were then. Without it the instance reads the service live.
+   */
+  syncedAt?: (nowMs: number) => number;
 }
+
+/** Fault `flapping`: a redelivered opt-out is lost for every other half second. */
+const FLAP_MS = 500;
 
 export function generateCstgKeyPair(subscriptionId = `sub-${randomBytes(4).toString('hex')}`): CstgKeyPair {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
@@ -78,22 +87,46 @@ export class SimulatedOperator {
   readonly store: OptOutStore;
   readonly tokens: TokenService;
   /** Fault `refresh-replay-cache`: first success answer per refresh token. */
-  private readonly replayCache = new Map<string, unknown>();
+  private readonly replayCache: Map<string, unknown>;
   /** Every call a participant made, attributed to the persons it concerns (participant suites judge it). */
   readonly calls: CallLog;
   /** The person behind each first-level hash the operator issued tokens for (refresh tokens carry only that). */
-  private readonly personOfFirstLevel = new Map<string, string>();
+  private readonly personOfFirstLevel: Map<string, string>;
 
-  constructor(readonly config: OperatorConfig) {
+  /**
+   * `peer`: another instance of the same fleet. The instances share what a real fleet shares: the salts, the
+   * token keys (a token minted by one refreshes on another), the opt-out service that logouts write to, and
+   * the logs; each keeps its own snapshot of the opt-outs (`config.syncedAt`).
+   */
+  constructor(
+    readonly config: OperatorConfig,
+    peer?: SimulatedOperator,
+  ) {
     const fault = config.fault;
-    this.identities = new IdentityService({ docsTableTestPhones: fault === 'test-identities-docs-table' });
-    this.store = new OptOutStore({
-      propagationDelayMs: config.propagationDelayMs,
-      latestWins: fault === 'status-latest-wins',
-      repeatResetsVisibility: fault === 'propagation-repeat-resets',
-    });
-    this.tokens = new TokenService(config.lifetimes, config.now());
-    this.calls = new CallLog(config.recordCalls ?? false);
+    this.identities = peer?.identities ?? new IdentityService({ docsTableTestPhones: fault === 'test-identities-docs-table' });
+    this.store =
+      peer?.store ??
+      new OptOutStore({
+        propagationDelayMs: config.propagationDelayMs,
+        latestWins: fault === 'status-latest-wins',
+        repeatResetsVisibility: fault === 'propagation-repeat-resets',
+      });
+    this.tokens = peer?.tokens ?? new TokenService(config.lifetimes, config.now());
+    this.calls = peer?.calls ?? new CallLog(config.recordCalls ?? false);
+    this.replayCache = peer?.replayCache ?? new Map();
+    this.personOfFirstLevel = peer?.personOfFirstLevel ?? new Map();
+  }
+
+  /** The time this instance's snapshot of the opt-out service reflects. */
+  private snapshotTime(nowMs: number): number {
+    return this.config.syncedAt?.(nowMs) ?? nowMs;
+  }
+
+  /** Whether the snapshot holds an opt-out record for this first-level hash (§5.1: any record means opted out). */
+  private inSnapshot(firstLevel: Buffer, nowMs: number): boolean {
+    if (!this.store.isOptedOut(firstLevel, this.snapshotTime(nowMs))) return false;
+    // A reload that merges the two deliveries of a redelivered opt-out drops both, on every other reload.
+    return !(this.has('flapping') && this.store.isRedelivered(firstLevel) && Math.floor(nowMs / FLAP_MS) % 2 === 1);
   }
 
   private has(fault: OperatorFaultName): boolean {
@@ -131,7 +164,7 @@ export class SimulatedOperator {
   private isOptedOut(dii: HashedDii, firstLevel: Buffer, nowMs: number): boolean {
     const test = this.identities.testBehavior(dii);
     if (test) return test === 'always-optout';
-    return this.store.isOptedOut(firstLevel, nowMs);
+    return this.inSnapshot(firstLevel, nowMs);
   }
 
   private issue(dii: HashedDii, firstLevel: Buffer, siteId: number, privacyBits: number, establishedMs: number, nowMs: number): IssuedIdentity {
@@ -199,7 +232,7 @@ export class SimulatedOperator {
     // The token carries only the first-level hash, so test identities are recognised by theirs.
     const test = this.identities.testBehaviorByFirstLevel(claims.kind, claims.firstLevel);
     const skipStore = caller === undefined && this.has('refresh-unauthenticated-skips-optout');
-    const optedOut = test ? test !== 'never-optout' : !skipStore && this.store.isOptedOut(claims.firstLevel, now);
+    const optedOut = test ? test !== 'never-optout' : !skipStore && this.inSnapshot(claims.firstLevel, now);
     if (optedOut) return { kind: 'bare', key: responseKey, payload: { status: 'optout' } };
     const rawUid = this.identities.rawUid(claims.kind, claims.firstLevel);
     const next = this.tokens.issue(
@@ -312,7 +345,7 @@ export class SimulatedOperator {
     const now = this.config.now();
     const optedOut: object[] = [];
     for (const id of ids as string[]) {
-      const since = this.store.optedOutSince(id, now);
+      const since = this.store.optedOutSince(id, this.snapshotTime(now));
       if (since !== undefined) optedOut.push({ advertising_id: id, opted_out_since: this.has('status-seconds') ? since / 1000 : since });
     }
     return success({ opted_out: optedOut });

@@ -20,6 +20,8 @@ export interface OptOutStoreOptions {
 export class OptOutStore {
   private readonly byFirstLevel = new Map<string, OptOutRecord>();
   private readonly byRawUid = new Map<string, OptOutRecord>();
+  /** First-level hashes whose opt-out was delivered more than once. */
+  private readonly redelivered = new Set<string>();
 
   constructor(private readonly options: OptOutStoreOptions) {}
 
@@ -31,6 +33,7 @@ export class OptOutStore {
       [this.byRawUid, rawUidBase64],
     ] as const) {
       const existing = map.get(key);
+      if (existing && map === this.byFirstLevel) this.redelivered.add(key);
       if (!existing) map.set(key, fresh);
       else if (this.options.latestWins) map.set(key, { recordedMs: fresh.recordedMs, visibleFromMs: existing.visibleFromMs });
       else if (this.options.repeatResetsVisibility) map.set(key, { recordedMs: existing.recordedMs, visibleFromMs: fresh.visibleFromMs });
@@ -40,6 +43,10 @@ export class OptOutStore {
   /** Whether a record exists at all, visible yet or not. */
   isRecorded(firstLevel: Buffer): boolean {
     return this.byFirstLevel.has(firstLevel.toString('base64'));
+  }
+
+  isRedelivered(firstLevel: Buffer): boolean {
+    return this.redelivered.has(firstLevel.toString('base64'));
   }
 
   isOptedOut(firstLevel: Buffer, nowMs: number): boolean {

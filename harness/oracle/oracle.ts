@@ -2,10 +2,17 @@
 // It knows which DII forms are the same person (UID2-SPEC §3), which persons were opted out and when
 // the operator acknowledged it, the documented test identities (§4), and the propagation bound.
 // It never looks at how an operator implements any of it.
+//
+// Eventually, then consistently. A real operator is a fleet: each instance refreshes its own opt-out snapshot
+// on its own timer (60 s by default, UID2-SPEC §1.4, §5.2), so right after an opt-out appears one answer can
+// say "opted out" and the next "opted in". Before an opt-out has settled, either answer is propagation (a
+// disagreement is measured, never judged); once settled, every answer must report it (RULES.md
+// OP-PROPAGATION). Settled: the answers reported it for the settle window without a flip (an endpoint that
+// had reported it answering "opted in"; 0: the first report settles it), or ack + the bound has passed.
 import { hashDii, personKey, sha256, type DiiField } from '../wire/dii.ts';
 
 export type Endpoint = 'generate' | 'refresh' | 'map' | 'status' | 'cstg';
-/** `pending`: acknowledged, still inside the propagation bound: either answer is allowed (once). */
+/** `pending`: acknowledged, not settled yet: either answer is propagation. */
 export type Expectation = 'in' | 'out' | 'pending';
 
 /** A person as the rules see them: the kind and the SHA-256 of the normalized DII, base64. */
@@ -26,6 +33,20 @@ interface Registration {
   ackMs: number;
   /** When an endpoint first reported the person opted out (the measured propagation). */
   firstSeenMs?: number;
+  /** Start of the current run of answers reporting the opt-out (reset by a disagreeing answer). */
+  reportedSinceMs?: number;
+  /** The endpoints that have reported it: only a flip on one of them restarts the settle window. */
+  reportedBy: Set<Endpoint>;
+  /** When that run had lasted the settle window: from then on every answer must report the opt-out. */
+  settledMs?: number;
+}
+
+/** Answers that said "opted in" after an earlier one had reported the opt-out, before it settled. */
+export interface Disagreement {
+  answers: number;
+  persons: number;
+  /** The longest span from a person's first report of the opt-out to a later disagreeing answer (ms). */
+  longestMs: number;
 }
 
 export class Oracle {
@@ -35,7 +56,13 @@ export class Oracle {
     TEST_PERSONS.map(([dii, kind, behavior]) => [personKey({ kind, hash: sha256(dii) }), behavior]),
   );
 
-  constructor(readonly propagationTimeoutMs: number) {}
+  private readonly disagreements = new Map<Endpoint, { answers: number; persons: Set<PersonKey>; longestMs: number }>();
+
+  /** `settleMs`: how long the answers must report an opt-out without a disagreement before it counts as settled. */
+  constructor(
+    readonly propagationTimeoutMs: number,
+    readonly settleMs = 0,
+  ) {}
 
   /** The person behind any request form, or undefined for an invalid identifier. */
   person(field: DiiField, value: string): PersonKey | undefined {
@@ -48,13 +75,42 @@ export class Oracle {
 
   registerOptOut(person: PersonKey, sentMs: number, ackMs: number): void {
     const existing = this.registrations.get(person);
-    if (!existing) this.registrations.set(person, { sentMs, ackMs });
+    if (!existing) this.registrations.set(person, { sentMs, ackMs, reportedBy: new Set() });
   }
 
   /** Records that an endpoint reported the person opted out; the first time sets the measured latency. */
-  observedOut(person: PersonKey, atMs: number): void {
+  observedOut(person: PersonKey, endpoint: Endpoint, atMs: number): void {
     const r = this.registrations.get(person);
-    if (r && r.firstSeenMs === undefined) r.firstSeenMs = atMs;
+    if (!r) return;
+    r.reportedBy.add(endpoint);
+    r.firstSeenMs ??= atMs;
+    r.reportedSinceMs ??= atMs;
+    if (r.settledMs === undefined && atMs - r.reportedSinceMs >= this.settleMs) r.settledMs = atMs;
+  }
+
+  /**
+   * Records that an endpoint answered the person opted in (or did not report the opt-out) for a request sent
+   * at `sentMs`. Before the opt-out settled and after it was first reported, that is a disagreement: measured;
+   * when this endpoint had reported it before (a flip, as between instances), the settle window starts again.
+   * An endpoint that never reported it is judged by its own rule, not waited for. After it settled, the
+   * caller fails its rule.
+   */
+  observedIn(person: PersonKey, endpoint: Endpoint, sentMs: number): void {
+    const r = this.registrations.get(person);
+    if (!r || r.firstSeenMs === undefined || sentMs < r.firstSeenMs || this.isSettled(person, sentMs)) return;
+    if (r.reportedBy.has(endpoint)) r.reportedSinceMs = undefined;
+    const d = this.disagreements.get(endpoint) ?? { answers: 0, persons: new Set<PersonKey>(), longestMs: 0 };
+    d.answers += 1;
+    d.persons.add(person);
+    d.longestMs = Math.max(d.longestMs, sentMs - r.firstSeenMs);
+    this.disagreements.set(endpoint, d);
+  }
+
+  /** Whether every answer to a request sent at `atMs` must report the opt-out (see the file comment). */
+  isSettled(person: PersonKey, atMs: number): boolean {
+    const r = this.registrations.get(person);
+    if (!r) return false;
+    return (r.settledMs !== undefined && atMs >= r.settledMs) || atMs > r.ackMs + this.propagationTimeoutMs;
   }
 
   registration(person: PersonKey): Readonly<Registration> | undefined {
@@ -68,10 +124,8 @@ export class Oracle {
       if (endpoint === 'status') return 'in'; // status looks up raw UID2s in the store, not test DII (§1.4)
       return test === 'always' || (test === 'refresh' && endpoint === 'refresh') ? 'out' : 'in';
     }
-    const r = this.registrations.get(person);
-    if (!r) return 'in';
-    if (r.firstSeenMs !== undefined || nowMs > r.ackMs + this.propagationTimeoutMs) return 'out';
-    return 'pending';
+    if (!this.registrations.has(person)) return 'in';
+    return this.isSettled(person, nowMs) ? 'out' : 'pending';
   }
 
   isTestPerson(person: PersonKey): boolean {
@@ -85,6 +139,11 @@ export class Oracle {
 
   personOf(uid: string): PersonKey | undefined {
     return this.personOfUid.get(uid);
+  }
+
+  /** The disagreements measured per endpoint (only endpoints that had one). */
+  disagreementsByEndpoint(): Partial<Record<Endpoint, Disagreement>> {
+    return Object.fromEntries([...this.disagreements].map(([endpoint, d]) => [endpoint, { answers: d.answers, persons: d.persons.size, longestMs: d.longestMs }]));
   }
 
   /** Measured latencies (ms from acknowledgement to first observation) of every registered opt-out. */

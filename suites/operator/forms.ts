@@ -11,13 +11,12 @@
 import fc from 'fast-check';
 import type { Exchange } from '../../harness/client/operator-client.ts';
 import { fail, undecided, type Check, type CheckContext } from '../../harness/engine/check.ts';
-import { eventually } from '../../harness/engine/eventually.ts';
 import type { Subject } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
 import type { DiiField } from '../../harness/wire/dii.ts';
 import { optedOutSubjects, v3State } from './map.ts';
-import { bodyOf, isTokenAnswer, statusOf, untilFor } from './support.ts';
+import { bodyOf, isTokenAnswer, statusOf, whilePending } from './support.ts';
 import { quoteTarget } from '../../harness/engine/scrub.ts';
 
 /** A request form of a DII; `label` names the subject and the transformation, never the DII. */
@@ -38,11 +37,10 @@ async function v3One(ctx: CheckContext, v: Variant): Promise<{ state: string; x:
   return { state: Array.isArray(entries) && entries.length === 1 ? v3State(entries[0]) : `a "${v.field}" array without exactly one entry`, x };
 }
 
-/** The variant must read as opted out on a one-entry v3 map (polled only while the opt-out may propagate). */
+/** The variant must read as opted out on a one-entry v3 map (polled only while the opt-out is pending). */
 async function expectOptedOut(ctx: CheckContext, subject: Subject, v: Variant): Promise<void> {
-  const polled = await eventually(() => v3One(ctx, v), (r) => r.state === 'optout', { untilMs: untilFor(ctx, subject), pollMs: ctx.settings.pollIntervalMs });
-  if (!polled.held) fail(`one-entry v3 map of ${v.label}: answered ${polled.last.state}, expected {"e":"optout"}: the opt-out of ${subject.label} does not hold for this equivalent form`);
-  ctx.oracle.observedOut(subject.person, polled.heldAtMs!);
+  const polled = await whilePending(ctx, subject, () => v3One(ctx, v), (r) => r.state === 'optout', () => 'map');
+  if (!polled.reported) fail(`one-entry v3 map of ${v.label}: answered ${polled.last.state}, expected {"e":"optout"}: the opt-out of ${subject.label} does not hold for this equivalent form`);
 }
 
 /** The variant is the subject's person for the oracle, or the kit has a bug (never a pass). */

@@ -98,9 +98,9 @@ type Seen = 'optout' | 'mapped';
 
 /**
  * Judges what the oracle expects of one person against what one answer said for each of its occurrences:
- * `out` must be optout everywhere, `in` mapped everywhere; `pending` (acknowledged, still inside the
- * propagation bound) may be either, but not both in one answer. An optout answer is reported to the oracle,
- * which from then on expects `out` (an observed opt-out must stay out).
+ * `out` must be optout everywhere, `in` mapped everywhere; `pending` (acknowledged, not settled yet) may be
+ * either, but not both in one answer (one answer comes from one snapshot). Either is reported to the oracle:
+ * optout answers settle the opt-out, a mapped one before that is a measured disagreement.
  */
 function judgePerson(ctx: CheckContext, expected: Expectation, seen: Array<Seen | string>, where: string, what: string): void {
   const bad = seen.findIndex((s) => (expected === 'out' ? s !== 'optout' : expected === 'in' ? s !== 'mapped' : s !== 'optout' && s !== 'mapped'));
@@ -141,7 +141,8 @@ export function judgeMapV2(ctx: CheckContext, entries: readonly MapEntry[], x: E
     // Every occurrence is listed once: missing ones read as "not listed".
     while (seen.length < indices.length) seen.push('nothing (not listed under mapped or unmapped)');
     judgePerson(ctx, expected, seen, where, what);
-    if (reasons.includes('optout')) ctx.oracle.observedOut(entry.person, Date.now());
+    if (reasons.includes('optout')) ctx.oracle.observedOut(entry.person, 'map', Date.now());
+    else if (inMapped > 0) ctx.oracle.observedIn(entry.person, 'map', sentMs);
   }
 }
 
@@ -177,7 +178,8 @@ export function judgeMapV3(ctx: CheckContext, request: MapRequestEntries, x: Exc
     // Name the first index whose answer is wrong, so the message says where alignment broke.
     const bad = seen.findIndex((s) => (expected === 'out' ? s !== 'optout' : expected === 'in' ? s !== 'mapped' : s !== 'optout' && s !== 'mapped'));
     judgePerson(ctx, expected, bad >= 0 ? [seen[bad]!] : seen, bad >= 0 ? where[bad]! : where.join(', '), what);
-    if (seen.includes('optout')) ctx.oracle.observedOut(entry.person, Date.now());
+    if (seen.includes('optout')) ctx.oracle.observedOut(entry.person, 'map', Date.now());
+    else ctx.oracle.observedIn(entry.person, 'map', sentMs);
   }
 }
 

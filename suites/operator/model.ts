@@ -7,10 +7,11 @@
 // logged out itself. A fresh logout is registered in the oracle with its send and acknowledgement times.
 // Pending: a logout inside a sequence is usually still propagating when the next command runs (the
 // simulated operator of `calibrate` makes opt-outs visible only after 300 ms; real operators take minutes,
-// UID2-SPEC §5.2). While the oracle says `pending`, either answer is accepted; once an answer reported the
-// person opted out, the oracle expects `out` from then on, so the model checks that an observed opt-out
-// stays out (and, within one answer, that a pending person is not both opted out and mapped). The
-// already-visible subjects make every sequence able to fail on the rule.
+// UID2-SPEC §5.2). While the oracle says `pending`, either answer is accepted; once the opt-out settled
+// (answers reported it for the settle window; with none, the first report), the oracle expects `out` from
+// then on, so the model checks that a settled opt-out stays out (and, within one answer, that a pending
+// person is not both opted out and mapped). The already-settled subjects make every sequence able to fail
+// on the rule.
 // Every Logout sends a never-before-logged-out identity, also when fast-check re-runs a sequence while
 // shrinking: a repeated logout is OP-LOGOUT's and OP-PROPAGATION's business, not these rules'.
 import fc from 'fast-check';
@@ -185,7 +186,8 @@ function generate(env: Env): fc.Arbitrary<Cmd> {
           const wanted = expected === 'out' ? 'opted out: expected optout' : expected === 'in' ? 'never opted out: expected tokens' : 'opt-out pending: expected optout or tokens';
           fail(`generate for ${entry.label} (${wanted}) answered ${seen}`);
         }
-        if (seen === 'optout') ctx.oracle.observedOut(entry.person, Date.now());
+        if (seen === 'optout') ctx.oracle.observedOut(entry.person, 'generate', Date.now());
+        else ctx.oracle.observedIn(entry.person, 'generate', sent);
       },
       toString: () => described,
     };

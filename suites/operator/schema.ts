@@ -8,14 +8,13 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { OperatorClient, type DiiInput, type Exchange, type MapRequest } from '../../harness/client/operator-client.ts';
 import { fail, undecided, type Check, type CheckContext } from '../../harness/engine/check.ts';
-import { eventually } from '../../harness/engine/eventually.ts';
 import type { Subject } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { RecordingApi } from '../../harness/engine/recording.ts';
 import { ANSWER_SCHEMA_OF_PATH, validateAnswer } from '../../harness/engine/schemas.ts';
 import { base64Hash, hexHash, SyntheticIdentities } from '../../harness/engine/synthetic.ts';
 import type { DiiField } from '../../harness/wire/dii.ts';
-import { bodyOf, keptIn, optedOut, statusOf, untilFor, type Json } from './support.ts';
+import { bodyOf, endpointOf, keptIn, optedOut, statusOf, whilePending, type Json } from './support.ts';
 
 /** Invalid identifiers per request field: each fails normalization or hash decoding (UID2-SPEC §3). */
 const INVALID: Record<DiiField, string> = {
@@ -64,20 +63,17 @@ async function exercise(what: string, send: () => Promise<Exchange>, want: Want)
 }
 
 /**
- * For an opted-out subject: polls (within the propagation bound) until the answer is the opt-out one,
+ * For an opted-out subject: polls (while the opt-out is pending) until the answer is the opt-out one,
  * validating every answer on the way.
  */
 async function exerciseOptedOut(ctx: CheckContext, subject: Subject, what: string, send: () => Promise<Exchange>, isOptout: (x: Exchange) => boolean): Promise<Exchange> {
-  const polled = await eventually(
-    async () => {
-      const x = await send();
-      judge(x, what);
-      return x;
-    },
-    isOptout,
-    { untilMs: untilFor(ctx, subject), pollMs: ctx.settings.pollIntervalMs },
-  );
-  if (!polled.held) undecided(`${what}: never answered the opt-out form to validate (last ${seen(polled.last)})`);
+  const probe = async () => {
+    const x = await send();
+    judge(x, what);
+    return x;
+  };
+  const polled = await whilePending(ctx, subject, probe, isOptout, endpointOf);
+  if (!polled.reported) undecided(`${what}: never answered the opt-out form to validate (last ${seen(polled.last)})`);
   return polled.last;
 }
 

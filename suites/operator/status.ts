@@ -74,27 +74,24 @@ const listedIds = (x: Exchange): Set<unknown> => {
 };
 
 /**
- * Asks for `ids` until every opted-out entry among them is listed, within the propagation bound of each
- * (status may lag behind the endpoints that decide by DII); fails naming the ones still missing.
+ * Asks for `ids` until every opted-out entry among them is listed. An entry not listed while its opt-out is
+ * pending is propagation (polled again); once it settled, that is the rule's failure, naming the entries.
+ * Each instance answers status from the same snapshot as the DII endpoints (UID2-SPEC §1.4), so it settles
+ * with them.
  */
 async function untilListed(ctx: CheckContext, entries: Entry[], ids: string[], what: string): Promise<Reading> {
   const out = entries.filter((e) => ctx.oracle.registration(e.person));
-  const untilMs = Math.max(Date.now(), ...out.map((e) => untilFor(ctx, e.subject)));
-  const polled = await eventually(
-    () => ask(ctx, ids),
-    (r) => {
-      const listed = listedIds(r.x);
-      return out.every((e) => listed.has(e.uid));
-    },
-    { untilMs, pollMs: ctx.settings.pollIntervalMs },
-  );
-  if (!polled.held) {
-    const listed = listedIds(polled.last.x);
-    const missing = [...new Set(out.filter((e) => !listed.has(e.uid)).map((e) => e.label))];
-    fail(`${what}: ${missing.join(', ')} still not listed after the propagation bound (last answer ${seenAs(polled.last.x)})`);
+  for (;;) {
+    const reading = await ask(ctx, ids);
+    const listed = listedIds(reading.x);
+    const missing = out.filter((e) => !listed.has(e.uid));
+    for (const e of out) if (listed.has(e.uid)) ctx.oracle.observedOut(e.person, 'status', reading.answeredMs);
+    if (missing.length === 0) return reading;
+    const settled = missing.filter((e) => ctx.oracle.expect(e.person, 'status', reading.sentMs) !== 'pending');
+    if (settled.length > 0) fail(`${what}: ${[...new Set(settled.map((e) => e.label))].join(', ')} not listed after the opt-out had settled (answer ${seenAs(reading.x)})`);
+    for (const e of missing) ctx.oracle.observedIn(e.person, 'status', reading.sentMs);
+    await new Promise((resolve) => setTimeout(resolve, ctx.settings.pollIntervalMs));
   }
-  for (const e of out) ctx.oracle.observedOut(e.person, polled.heldAtMs!);
-  return polled.last;
 }
 
 /**

@@ -1,8 +1,7 @@
 // What the operator checks share: reading answers, failing with a message that carries no secret, and
-// waiting for an opt-out within the propagation bound. Messages name subjects by label, never by DII.
+// waiting for an opt-out until it settled (harness/oracle/oracle.ts). Messages name subjects by label, never by DII.
 import type { DiiInput, Exchange } from '../../harness/client/operator-client.ts';
 import { fail, undecided, type CheckContext } from '../../harness/engine/check.ts';
-import { eventually } from '../../harness/engine/eventually.ts';
 import type { Group, Subject } from '../../harness/engine/population.ts';
 import type { Endpoint } from '../../harness/oracle/oracle.ts';
 import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
@@ -21,6 +20,19 @@ export function opened(x: Exchange, what: string): Json {
   if (typeof x.body !== 'object' || x.body === null) fail(`${what}: the answer is not a JSON object`);
   return x.body as Json;
 }
+
+/** Which endpoint answered, as the oracle names it. */
+const ENDPOINT_OF_PATH: Readonly<Record<string, Endpoint>> = {
+  '/v2/token/generate': 'generate',
+  '/v2/token/refresh': 'refresh',
+  '/v2/token/client-generate': 'cstg',
+  '/v2/identity/map': 'map',
+  '/v3/identity/map': 'map',
+  '/v2/optout/status': 'status',
+};
+export const endpointOf = (x: Exchange): Endpoint => ENDPOINT_OF_PATH[x.path] ?? 'generate';
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export const isOptoutAnswer = (x: Exchange): boolean => x.http === 200 && !x.envelopeError && statusOf(x) === 'optout';
 export const isTokenAnswer = (x: Exchange): boolean =>
@@ -52,19 +64,37 @@ export function untilFor(ctx: CheckContext, subject: Subject): number {
 }
 
 /**
- * Probes until the answer reports the subject opted out, within the propagation bound; fails with
- * `what` and the last answer's status when the bound passes first (RULES.md: an unmet expectation
- * after --propagation-timeout is a fail).
+ * Probes while the subject's opt-out is pending (harness/oracle/oracle.ts): until an answer reports it, or,
+ * once it settled (by its answers or by the bound), until the first answer that does not: that one is the
+ * rule's failure. An answer that does not report it before it settled is propagation (an instance that has
+ * not synced yet): measured by the oracle, and probed again.
+ */
+export async function whilePending<T>(ctx: CheckContext, subject: Subject, probe: () => Promise<T>, reports: (value: T) => boolean, endpoint: (value: T) => Endpoint): Promise<{ reported: boolean; last: T }> {
+  const { oracle } = ctx;
+  for (;;) {
+    const sentMs = Date.now();
+    const last = await probe();
+    if (reports(last)) {
+      oracle.observedOut(subject.person, endpoint(last), Date.now());
+      return { reported: true, last };
+    }
+    if (oracle.expect(subject.person, endpoint(last), sentMs) !== 'pending') return { reported: false, last };
+    oracle.observedIn(subject.person, endpoint(last), sentMs);
+    await sleep(ctx.settings.pollIntervalMs);
+  }
+}
+
+/** How an answer that did not report the opt-out looked, safe to print. */
+const notReported = (x: Exchange) => (x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${quoteTarget(statusOf(x))}`);
+
+/**
+ * Probes until the answer reports the subject opted out (see whilePending); fails with `what` and the answer
+ * that still did not once the opt-out had settled (RULES.md: OP-PROPAGATION and the probed rule).
  */
 export async function expectEventually(ctx: CheckContext, subject: Subject, probe: () => Promise<Exchange>, holds: (x: Exchange) => boolean, what: string): Promise<Exchange> {
-  const polled = await eventually(probe, holds, { untilMs: untilFor(ctx, subject), pollMs: ctx.settings.pollIntervalMs });
-  if (!polled.held) {
-    const x = polled.last;
-    const seen = x.envelopeError ? `an answer that did not open (${x.envelopeError.reason})` : `HTTP ${x.http} ${quoteTarget(statusOf(x))}`;
-    fail(`${what}: still ${seen} ${ctx.oracle.registration(subject.person) ? 'after the propagation bound' : ''}`.trim());
-  }
-  ctx.oracle.observedOut(subject.person, polled.heldAtMs!);
-  return polled.last;
+  const { reported, last } = await whilePending(ctx, subject, probe, holds, endpointOf);
+  if (!reported) fail(`${what}: ${notReported(last)}${ctx.oracle.registration(subject.person) ? ' after the opt-out had settled' : ''}`);
+  return last;
 }
 
 /**

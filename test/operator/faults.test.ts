@@ -370,6 +370,25 @@ const SCENARIOS: Record<OperatorFaultName, Scenario> = {
     },
   },
 
+  flapping: {
+    title: 'a redelivered opt-out stays reported on every read (fault: lost for every other half second, status untouched)',
+    async run(env) {
+      const email = newEmail();
+      const uid = await rawUidOf(env, email);
+      await logoutOk(env, { email });
+      for (let i = 0; i < 4; i++, env.clock.advance(500)) expectOptout(await generated(env, { email, optout_check: 1 })); // delivered once: steady
+      await logoutOk(env, { email }); // the opt-out service delivers the record again; the clock is at x.100 s
+      for (let i = 0; i < 4; i++, env.clock.advance(500)) {
+        const gen = await generated(env, { email, optout_check: 1 });
+        const map = await env.client.mapV3({ email: [email] });
+        const lost = env.faulty && i % 2 === 1; // x.600: the second half of a second
+        if (lost) expectTokens(gen);
+        else expectOptout(gen);
+        expect((map.body as Json).body.email).toStrictEqual([lost ? expect.objectContaining({ u: uid }) : { e: 'optout' }]);
+        expect((await env.client.optoutStatus([uid])).body as Json).toMatchObject({ body: { opted_out: [{ advertising_id: uid }] } });
+      }
+    },
+  },
   'propagation-repeat-resets': {
     title: 'a repeated opt-out keeps the DII opted out everywhere (fault: opted in again for one delay)',
     propagationDelayMs: 500,

@@ -225,6 +225,14 @@ describe('propagation, capabilities and the explanations', () => {
     expect(auditMarkdown(runOf([PASS], { propagation: { ...PROPAGATION, latencyMs: undefined } }))).toContain('| Latency from acknowledgement to first observation | not measured |');
   });
 
+  it('shows the settle window and the disagreements measured before settling, per endpoint', () => {
+    const fleet = { ...PROPAGATION, settled: 4, settleMs: 6000, disagreements: { map: { answers: 7, persons: 3, longestMs: 3900 } } };
+    const md = auditMarkdown(runOf([PASS], { propagation: fleet }));
+    expect(md).toContain('| Settled (reported without a flip for the --settle window) | 4 of 4, window 6000 ms (6.0 s) |');
+    expect(md).toContain('| Disagreements before settling on map | 7 answers for 3 opt-outs said opted in after an earlier report, up to 3900 ms after it |');
+    expect(md).not.toContain('on generate');
+  });
+
   it('explains pseudonyms and synthetic identities, and says when only test identities were sent', () => {
     const text = parseHtml(auditHtml(EVERY_STATUS)).body.textContent!;
     expect(text).toContain('<email dii#3> stands for one person across every form of their email address');
