@@ -45,8 +45,19 @@ export interface CstgKeyPair {
   subscriptionId: string;
 }
 
+/** Conformant behaviours real operators show; the named variants (variants.ts) switch them on. */
+export interface OperatorBehaviour {
+  /** Repeated opt-outs of one UTC day report the latest time (the reference operator's day partitions, §1.4). */
+  sameDayLatest?: boolean;
+  /** A gateway's rate limit: past `requests` within `windowMs`, HTTP 429 with `Retry-After` and no body (§1.3, §8). */
+  throttle?: { requests: number; windowMs: number };
+  /** HTTP 500 answers carry `"message": ""`, as the reference operator's internal errors do. */
+  emptyServerErrorMessage?: boolean;
+}
+
 export interface OperatorConfig {
   propagationDelayMs: number;
+  behaviour?: OperatorBehaviour;
   lifetimes: TokenLifetimes;
   fault?: OperatorFaultName;
   cstg: CstgKeyPair;
@@ -89,7 +100,7 @@ export class SimulatedOperator {
     this.identities = new IdentityService({ docsTableTestPhones: fault === 'test-identities-docs-table' });
     this.store = new OptOutStore({
       propagationDelayMs: config.propagationDelayMs,
-      latestWins: fault === 'status-latest-wins',
+      sameDayLatest: config.behaviour?.sameDayLatest,
       repeatResetsVisibility: fault === 'propagation-repeat-resets',
     });
     this.tokens = new TokenService(config.lifetimes, config.now());
@@ -300,7 +311,7 @@ export class SimulatedOperator {
     return { rawUid: this.identities.rawUid(dii.kind, firstLevel).toString('base64'), bucketId: this.identities.bucketId(firstLevel) };
   }
 
-  /** POST /v2/optout/status (§1.4): only opted-out IDs, in input order, earliest time in ms. */
+  /** POST /v2/optout/status (§1.4): only opted-out IDs, in input order, the recorded time in ms. */
   optoutStatus(payload: unknown): Reply {
     if (payload === null) return clientError('Invalid request body');
     if (!isObject(payload) || !Array.isArray(payload.advertising_ids)) return clientError('Required Parameter Missing: advertising_ids');
