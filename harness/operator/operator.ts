@@ -330,7 +330,8 @@ export class SimulatedOperator {
   /** POST /v2/key/bidstream (UID2-TOKEN-FORMAT §3.2): the keys a DSP decrypts tokens with. */
   keysBidstream(): Reply {
     return success({
-      max_bidstream_lifetime_seconds: this.config.lifetimes.identityExpiresAfterMs / 1000 + 10,
+      // Whole seconds, as the operator configures lifetimes; sub-second test lifetimes round up.
+      max_bidstream_lifetime_seconds: Math.ceil(this.config.lifetimes.identityExpiresAfterMs / 1000) + 10,
       identity_scope: 'UID2',
       allow_clock_skew_seconds: 1800,
       keys: [this.tokens.masterKey, this.tokens.siteKey].map(keyJson),

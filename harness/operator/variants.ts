@@ -34,8 +34,8 @@ export const OPERATOR_VARIANTS = [
   },
   {
     name: 'short-refresh-lifetime',
-    description: 'refresh tokens expire 1.5 s after issue, so the run\'s pre-opt-out tokens run out while the checks use them (UID2-SPEC §1.2: expiry before opt-out)',
-    operator: { lifetimes: { refreshAfterMs: 500, identityExpiresAfterMs: 1000, refreshExpiresAfterMs: 1500 } },
+    description: 'refresh tokens expire 0.8 s after issue, so the run\'s pre-opt-out tokens run out while the checks use them (UID2-SPEC §1.2: expiry before opt-out)',
+    operator: { lifetimes: { refreshAfterMs: 200, identityExpiresAfterMs: 400, refreshExpiresAfterMs: 800 } },
   },
   {
     name: 'cstg-origin',

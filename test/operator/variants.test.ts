@@ -101,11 +101,11 @@ describe('short-refresh-lifetime', () => {
     const op = await start('short-refresh-lifetime', clock);
     const email = syntheticEmail();
     const issued = (await postSealed(op, '/v2/token/generate', { email, optout_check: 1 })).json as { body: { refresh_token: string; refresh_response_key: string; refresh_expires: number } };
-    expect(issued.body.refresh_expires).toBe(clock.nowMs + 1500);
+    expect(issued.body.refresh_expires).toBe(clock.nowMs + 800);
     expect((await postSealed(op, '/v2/token/logout', { email }, 'optout')).http).toBe(200);
     const { refresh_token: token, refresh_response_key: key } = issued.body;
     expect((await postRefresh(op, token, key)).opened).toEqual({ status: 'optout' });
-    clock.advance(1501);
+    clock.advance(801);
     const authenticated = await postRefresh(op, token, key, { apiKey: op.credentials.apiKey });
     expect([authenticated.http, authenticated.json]).toEqual([400, { status: 'expired_token', message: 'Expired Token presented' }]);
     const anonymous = await postRefresh(op, token, key);
