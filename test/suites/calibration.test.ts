@@ -7,7 +7,7 @@ import { calibrate, expectedFailures, type CalibrationRow } from '../../harness/
 import { OPERATOR_FAULTS } from '../../harness/operator/faults.ts';
 import { OPERATOR_VARIANTS } from '../../harness/operator/variants.ts';
 import { OPERATOR_CHECKS, validateRegistry } from '../../suites/operator/index.ts';
-import { RULES } from '../../harness/rules.ts';
+import { findRule, RETIRED_RULES, RULES } from '../../harness/rules.ts';
 
 const SEEDS = [1, 2, 3, 4, 5];
 
@@ -24,6 +24,16 @@ describe('operator suite registry', () => {
     for (const rule of ['OP-GEN-OPTOUT', 'OP-MAP-OPTOUT', 'OP-MAP-V3-OPTOUT', 'OP-STATUS-OPTOUT', 'OP-FORMS', 'OP-ISOLATION', 'OP-REFRESH-OPTOUT']) {
       expect(OPERATOR_CHECKS.some((c) => c.rule === rule && c.kind === 'property'), rule).toBe(true);
     }
+  });
+});
+
+describe('rule catalog v1.1', () => {
+  it('has 17 operator rules; a retired ID stays out of it for good, and a check naming one is refused', () => {
+    expect(RULES.filter((r) => r.role === 'operator')).toHaveLength(17);
+    expect([...RETIRED_RULES.keys()]).toEqual(['OP-STATUS-EARLIEST']);
+    for (const id of RETIRED_RULES.keys()) expect(findRule(id)).toBeUndefined();
+    const check = OPERATOR_CHECKS[0]!;
+    expect(validateRegistry([{ ...check, rule: 'OP-STATUS-EARLIEST' }])).toEqual([`${check.id} names retired rule OP-STATUS-EARLIEST`]);
   });
 });
 
