@@ -12,15 +12,9 @@ import { eventually } from '../../harness/engine/eventually.ts';
 import type { IssuedIdentity, Subject } from '../../harness/engine/population.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { SyntheticIdentities } from '../../harness/engine/synthetic.ts';
-import { bodyOf, isOptoutAnswer, isTokenAnswer, opened, seenAs, statusOf, untilFor } from './support.ts';
-
-/** How far the operator's clock may run ahead of ours when it answers that a token expired (ms). */
-const EXPIRY_SKEW_MS = 1000;
+import { bodyOf, isExpiryAnswer, isOptoutAnswer, isTokenAnswer, opened, seenAs, statusOf, untilFor } from './support.ts';
 
 type WithTokens = Subject & { issued: IssuedIdentity; chain?: IssuedIdentity[] };
-
-/** A 400 to a token at (or, by the operator's clock, near) its refresh_expires: expiry, not an opt-out verdict. */
-const isExpiryAnswer = (x: Exchange, issued: IssuedIdentity): boolean => x.http === 400 && Date.now() + EXPIRY_SKEW_MS >= issued.refresh_expires;
 
 /**
  * The subjects whose pre-opt-out refresh token must answer optout: the opted-out persons of the run, or,

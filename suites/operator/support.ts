@@ -21,6 +21,15 @@ export function opened(x: Exchange, what: string): Json {
   return x.body as Json;
 }
 
+/** How far the operator's clock may run ahead of ours when it answers that a refresh token expired (ms). */
+const EXPIRY_SKEW_MS = 1000;
+
+/**
+ * A 400 to a refresh token at (or, by the operator's clock, near) its refresh_expires: the operator checks
+ * expiry before opt-out (UID2-SPEC §1.2), so it is expiry, never a verdict on opt-out.
+ */
+export const isExpiryAnswer = (x: Exchange, issued: { refresh_expires: number }): boolean => x.http === 400 && Date.now() + EXPIRY_SKEW_MS >= issued.refresh_expires;
+
 export const isOptoutAnswer = (x: Exchange): boolean => x.http === 200 && !x.envelopeError && statusOf(x) === 'optout';
 export const isTokenAnswer = (x: Exchange): boolean =>
   x.http === 200 && !x.envelopeError && statusOf(x) === 'success' && typeof bodyOf(x).advertising_token === 'string';
