@@ -73,6 +73,20 @@ async function serveOperator(args: string[]): Promise<{ url: string; credentials
 }
 
 describe('uid2-conformance run --cstg-origin', () => {
+  it('exits 2 on an origin without CSTG keys or one that is no http(s) URL, and serve-operator on an unknown variant', async () => {
+    const target = ['run', '--target', 'http://127.0.0.1:9', '--api-key', 'k', '--client-secret', Buffer.alloc(32).toString('base64'), '--out', join(out, 'usage')];
+    const keys = ['--cstg-public-key', 'UID2-X-L-x', '--cstg-subscription-id', 's'];
+    for (const [args, message] of [
+      [[...target, '--cstg-origin', 'https://publisher.example'], /--cstg-origin needs --cstg-public-key/],
+      [[...target, ...keys, '--cstg-origin', 'publisher.example'], /--cstg-origin: "publisher.example" is not a URL/],
+      [['serve-operator', '--variant', 'nope'], /unknown variant "nope"/],
+    ] as const) {
+      const { code, stderr } = await cli([...args]);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr, args.join(' ')).toMatch(message);
+    }
+  }, 60_000);
+
   it('passes serve-operator with its CSTG origin check on; without the option it exits 2 naming it', async () => {
     const origin = 'https://publisher.example';
     const op = await serveOperator(['--cstg-origin', origin]);
