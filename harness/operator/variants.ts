@@ -24,8 +24,8 @@ export const OPERATOR_VARIANTS = [
   },
   {
     name: 'throttle',
-    description: 'a gateway in front: past 40 requests a second, HTTP 429 with Retry-After and no body (UID2-SPEC §1.3, §8)',
-    operator: { behaviour: { throttle: { requests: 40, windowMs: 1000 } } },
+    description: 'a gateway in front: past 100 requests a second, HTTP 429 with Retry-After and no body (UID2-SPEC §1.3, §8)',
+    operator: { behaviour: { throttle: { requests: 100, windowMs: 1000 } } },
   },
   {
     name: 'empty-error-message',

@@ -70,11 +70,11 @@ describe('latest-time', () => {
 });
 
 describe('throttle', () => {
-  it('past 40 requests in a window answers 429 with Retry-After and no body; the next window serves again', async () => {
+  it('past 100 requests in a window answers 429 with Retry-After and no body; the next window serves again', async () => {
     const clock = new FakeClock();
     const op = await start('throttle', clock);
     const statuses: number[] = [];
-    for (let i = 0; i < 40; i++) statuses.push((await postSealed(op, '/v2/token/generate', { email: syntheticEmail() })).http);
+    for (let i = 0; i < 100; i++) statuses.push((await postSealed(op, '/v2/token/generate', { email: syntheticEmail() })).http);
     expect(statuses.every((s) => s === 200)).toBe(true);
     clock.advance(400);
     const throttled = await postRaw(op, '/v2/identity/map', 'x', { Authorization: `Bearer ${op.credentials.apiKey}` });
