@@ -131,7 +131,11 @@ async function preflight(client: OperatorClient, cstg: OperatorTarget['cstg']): 
   }
   if (!cstg) return;
   // The operator checks the Origin of client-generate against the site's domains (UID2-SPEC §1.6).
-  const generated = await reach(client.clientGenerate({ serverPublicKey: cstg.publicKey, subscriptionId: cstg.subscriptionId, dii: { email_hash: base64Hash('validate@example.com') } }));
+  const request = client.clientGenerate({ serverPublicKey: cstg.publicKey, subscriptionId: cstg.subscriptionId, dii: { email_hash: base64Hash('validate@example.com') } }).catch((e: unknown) => {
+    if (e instanceof TransportError) throw e;
+    throw new UsageError('--cstg-public-key: not a UID2-X-… P-256 public key');
+  });
+  const generated = await reach(request);
   if (generated.http === 403 && (generated.body as { status?: unknown } | undefined)?.status === 'invalid_http_origin') {
     const sent = cstg.origin ? `the origin ${cstg.origin}` : 'no Origin';
     throw new TargetError(`the operator refused client-generate with ${sent} (HTTP 403 invalid_http_origin): give one of the CSTG site's domains with --cstg-origin (or UID2_CSTG_ORIGIN)`);
