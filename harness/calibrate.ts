@@ -1,11 +1,13 @@
-// `uid2-conformance calibrate`: runs the operator suite against the simulated operator, conformant and with
-// each named fault. A pass means something only if every fault fails exactly the rules it breaks (a SHOULD
-// rule's `warn` counts as failing) and the conformant operator passes everything.
+// `uid2-conformance calibrate`: runs the operator suite against the simulated operator, conformant, in each
+// named conformant variant and with each named fault. A pass means something only if every fault fails exactly
+// the rules it breaks (a SHOULD rule's `warn` counts as failing) and the conformant operator, in every variant,
+// passes everything.
 import type { Check, CheckSettings } from './engine/check.ts';
 import type { CheckResult } from './engine/result.ts';
 import { runOperatorSession } from './engine/session.ts';
 import { OPERATOR_FAULTS, type OperatorFaultName } from './operator/faults.ts';
 import { startOperator } from './operator/index.ts';
+import { OPERATOR_VARIANTS, type OperatorVariant, type OperatorVariantName } from './operator/variants.ts';
 import { runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
 import { Webhook } from './engine/webhook.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
@@ -13,8 +15,10 @@ import { PARTICIPANT_FAULTS, REFERENCE_ROLES } from './participants/reference.ts
 import type { ParticipantFault } from './participants/role.ts';
 
 export interface CalibrationRow {
-  /** undefined: the conformant operator. */
+  /** Neither fault nor variant: the conformant operator. */
   fault?: OperatorFaultName;
+  /** A conformant variant: expected to fail nothing. */
+  variant?: OperatorVariantName;
   expected: string[];
   failed: string[];
   /** Results that were neither pass, fail, warn nor not_applicable: the kit could not decide. */
@@ -26,8 +30,12 @@ export interface CalibrationRow {
 export interface CalibrationOptions {
   checks: readonly Check[];
   faults?: readonly OperatorFaultName[];
+  /** The conformant variants to run (default every one), each `variantRuns` times. */
+  variants?: readonly OperatorVariantName[];
   /** Include the conformant operator (default true), and how many times. */
   conformantRuns?: number;
+  /** Runs of each variant (default: as many as of the conformant operator). */
+  variantRuns?: number;
   /** The simulated operator's propagation delay; faults such as propagation-repeat-resets need one. */
   propagationDelayMs?: number;
   settings?: Partial<CheckSettings>;
@@ -45,21 +53,27 @@ export function expectedFailures(breaks: readonly string[], checks: readonly { r
 
 const failing = (results: readonly CheckResult[]) => [...new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.rule))].sort();
 
+type Run = { fault?: OperatorFaultName; variant?: OperatorVariant & { name: OperatorVariantName } };
+
 export async function calibrate(options: CalibrationOptions): Promise<CalibrationRow[]> {
-  const runs: Array<OperatorFaultName | undefined> = [
-    ...Array.from({ length: options.conformantRuns ?? 1 }, () => undefined),
-    ...(options.faults ?? OPERATOR_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0).map((f) => f.name)),
+  const conformantRuns = options.conformantRuns ?? 1;
+  const variants = OPERATOR_VARIANTS.filter((v) => (options.variants ?? OPERATOR_VARIANTS.map((w) => w.name)).includes(v.name));
+  const runs: Run[] = [
+    ...Array.from({ length: conformantRuns }, () => ({})),
+    ...variants.flatMap((variant) => Array.from({ length: options.variantRuns ?? conformantRuns }, () => ({ variant }))),
+    ...(options.faults ?? OPERATOR_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0).map((f) => f.name)).map((fault) => ({ fault })),
   ];
   const rows: CalibrationRow[] = [];
-  for (const fault of runs) {
-    const operator = await startOperator({ fault, propagationDelayMs: options.propagationDelayMs ?? 300 });
+  for (const { fault, variant } of runs) {
+    const operator = await startOperator({ propagationDelayMs: options.propagationDelayMs ?? 300, ...variant?.operator, fault });
     try {
       const c = operator.credentials;
+      const cstg = { publicKey: c.cstgPublicKey, subscriptionId: c.cstgSubscriptionId, ...(variant?.run?.cstgOrigin ? { origin: variant.run.cstgOrigin } : {}) };
       const session = await runOperatorSession(
-        { url: operator.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg: { publicKey: c.cstgPublicKey, subscriptionId: c.cstgSubscriptionId }, production: false },
+        { url: operator.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg, production: false },
         {
           checks: options.checks,
-          settings: { propagationTimeoutMs: 1500, watchMs: 1000, pollIntervalMs: 50, runs: 25, seed: 1, ...options.settings },
+          settings: { propagationTimeoutMs: 1500, watchMs: 1000, pollIntervalMs: 50, runs: 25, seed: 1, ...options.settings, ...variant?.run?.settings },
           requestTimeoutMs: 10_000,
           checkTimeoutMs: 60_000,
           concurrency: 4,
@@ -69,7 +83,7 @@ export async function calibrate(options: CalibrationOptions): Promise<Calibratio
       const expected = fault ? expectedFailures(OPERATOR_FAULTS.find((f) => f.name === fault)!.breaks, options.checks) : [];
       const failed = failing(session.results);
       const undecided = session.results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
-      const row: CalibrationRow = { fault, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results: session.results };
+      const row: CalibrationRow = { fault, ...(variant ? { variant: variant.name } : {}), expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results: session.results };
       rows.push(row);
       options.onRow?.(row);
     } finally {

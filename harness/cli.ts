@@ -5,6 +5,7 @@ import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError 
 import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './operator/faults.ts';
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
+import { findOperatorVariant, OPERATOR_VARIANTS, type OperatorVariantName } from './operator/variants.ts';
 import { findRule, RULES } from './rules.ts';
 import { validateWith } from './engine/schemas.ts';
 import { positiveInteger, RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
@@ -46,6 +47,7 @@ interface ServeOptions {
   cstgSubscriptionId?: string;
   cstgOrigin: string[];
   fault?: string;
+  variant?: string;
   refreshAfter?: string;
   identityExpiresAfter?: string;
   refreshExpiresAfter?: string;
@@ -62,22 +64,25 @@ async function serveOperator(options: ServeOptions): Promise<void> {
   }
   if (!cstg && subscription) cstg = generateCstgKeyPair(subscription);
   const lifetime = (text: string | undefined, option: string) => (text === undefined ? undefined : parseDuration(text, option));
+  const variant = options.variant === undefined ? undefined : findOperatorVariant(options.variant);
+  if (options.variant !== undefined && !variant) throw new UsageError(`--variant: unknown variant "${options.variant}" (see: uid2-conformance list --faults)`);
   const running = await startOperator({
+    ...variant?.operator,
     ...listen,
     apiKey: options.apiKey,
     clientSecret: options.clientSecret && checkClientSecret(options.clientSecret, '--client-secret'),
     optoutApiKey: options.optoutApiKey,
     optoutClientSecret: options.optoutClientSecret && checkClientSecret(options.optoutClientSecret, '--optout-client-secret'),
     cstg,
-    cstgOrigins: options.cstgOrigin,
+    cstgOrigins: options.cstgOrigin.length > 0 ? options.cstgOrigin : variant?.operator.cstgOrigins,
     propagationDelayMs: parseDuration(options.propagationDelay, '--propagation-delay'),
     fault: faultOption(options.fault),
     instances: positiveInteger(options.instances, '--instances'),
     syncIntervalMs: options.syncInterval === undefined ? undefined : parseDuration(options.syncInterval, '--sync-interval'),
     lifetimes: {
-      refreshAfterMs: lifetime(options.refreshAfter, '--refresh-after'),
-      identityExpiresAfterMs: lifetime(options.identityExpiresAfter, '--identity-expires-after'),
-      refreshExpiresAfterMs: lifetime(options.refreshExpiresAfter, '--refresh-expires-after'),
+      refreshAfterMs: lifetime(options.refreshAfter, '--refresh-after') ?? variant?.operator.lifetimes?.refreshAfterMs,
+      identityExpiresAfterMs: lifetime(options.identityExpiresAfter, '--identity-expires-after') ?? variant?.operator.lifetimes?.identityExpiresAfterMs,
+      refreshExpiresAfterMs: lifetime(options.refreshExpiresAfter, '--refresh-expires-after') ?? variant?.operator.lifetimes?.refreshExpiresAfterMs,
     },
   }).catch((e: NodeJS.ErrnoException) => {
     throw new UsageError(`cannot listen on ${options.listen}: ${e.code ?? e.message}`);
@@ -85,7 +90,7 @@ async function serveOperator(options: ServeOptions): Promise<void> {
   // Credentials the kit made itself go to stderr, once, for the user to configure (PROTOCOL.md §1).
   for (const name of running.generated) process.stderr.write(`${CREDENTIAL_LABELS[name]}: ${running.credentials[name]}\n`);
   const fleet = running.instances.length > 1 ? ` (${running.instances.length} instances${options.syncInterval ? `, each syncing opt-outs every ${options.syncInterval}` : ''})` : '';
-  process.stderr.write(`simulated UID2 operator${fleet}${options.fault ? ` with fault ${options.fault}` : ''}; stop with Ctrl-C\n`);
+  process.stderr.write(`simulated UID2 operator${fleet}${options.fault ? ` with fault ${options.fault}` : ''}${variant ? ` in variant ${variant.name}` : ''}; stop with Ctrl-C\n`);
   process.stdout.write(`listening ${running.url}\n`);
   const stop = () => void running.close().then(() => process.exit(EXIT.pass));
   process.once('SIGINT', stop);
@@ -100,13 +105,19 @@ function cstgKeyPairFromPrivateOption(privateKey: string, subscription: string) 
   }
 }
 
-/** `list`: the rule catalog with the checks covering each rule (PROTOCOL.md §1), or the named faults; `--json` for scripts. */
+/**
+ * `list`: the rule catalog with the checks covering each rule (PROTOCOL.md §1), or the named faults and conformant
+ * variants (`kind`); `--json` for scripts.
+ */
 function listCommand(options: { faults?: boolean; json?: boolean }): void {
   const print = (text: string): void => void process.stdout.write(`${text}\n`);
   if (options.faults) {
-    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS].map(({ name, role, breaks, description }) => ({ name, role, breaks, description }));
-    if (options.json) return print(JSON.stringify(faults, null, 2));
-    for (const fault of faults) print(`${fault.name.padEnd(38)} ${fault.breaks.join(',').padEnd(24)} ${fault.description}`);
+    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS].map(({ name, role, breaks, description }) => ({ kind: 'fault', name, role, breaks, description }));
+    const variants = OPERATOR_VARIANTS.map(({ name, description }) => ({ kind: 'variant', name, role: 'operator', breaks: [] as string[], description }));
+    const entries = [...faults, ...variants];
+    if (options.json) return print(JSON.stringify(entries, null, 2));
+    // A variant breaks nothing: its column says so, the run must pass it.
+    for (const entry of entries) print(`${entry.name.padEnd(38)} ${(entry.kind === 'variant' ? 'variant: breaks none' : entry.breaks.join(',')).padEnd(24)} ${entry.description}`);
     return;
   }
   const checks = [...OPERATOR_CHECKS, ...PARTICIPANT_CHECKS];
@@ -120,32 +131,50 @@ function listCommand(options: { faults?: boolean; json?: boolean }): void {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-async function calibrateCommand(options: { fault: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }): Promise<number> {
-  const unknown = options.fault.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f));
-  if (unknown.length > 0) throw new UsageError(`--fault: unknown fault ${unknown.join(', ')} (see: uid2-conformance list --faults)`);
+/**
+ * `calibrate`: every named fault must fail exactly its rules, and the conformant operator, plain and in every
+ * named variant, must pass. `--fault` (or `--variant`) picks faults and variants by name.
+ */
+async function calibrateCommand(options: { fault: string[]; variant: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }): Promise<number> {
+  const names = [...options.fault, ...options.variant];
+  const unknown = names.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f) && !findOperatorVariant(f));
+  if (unknown.length > 0) throw new UsageError(`--fault: unknown fault or variant ${unknown.join(', ')} (see: uid2-conformance list --faults)`);
   const selected = <T extends { id: string }>(checks: readonly T[]) => checks.filter((c) => options.check.length === 0 || options.check.some((p) => c.id.startsWith(p)));
   const operatorChecks = selected(OPERATOR_CHECKS);
   const participantChecks = selected(PARTICIPANT_CHECKS);
   if (operatorChecks.length + participantChecks.length === 0) throw new UsageError('--check: no check matches');
-  const operatorFaults = options.fault.filter((f) => findOperatorFault(f)) as OperatorFaultName[];
-  const participantFaults = PARTICIPANT_FAULTS.filter((p) => options.fault.includes(p.name));
+  const picked = names.length > 0;
+  const operatorFaults = names.filter((f) => findOperatorFault(f)) as OperatorFaultName[];
+  const variants = names.filter((f) => findOperatorVariant(f)) as OperatorVariantName[];
+  const participantFaults = PARTICIPANT_FAULTS.filter((p) => names.includes(p.name));
   const unseen = [
     ...operatorFaults.filter((f) => expectedFailures(findOperatorFault(f)!.breaks, operatorChecks).length === 0),
     ...participantFaults.filter((p) => expectedFailures(p.breaks, participantChecks).length === 0).map((p) => p.name),
   ];
   if (unseen.length > 0) throw new UsageError(`--check: no selected check judges a rule that fault ${unseen.join(', ')} breaks`);
-  const conformantRuns = options.fault.length > 0 ? 0 : Number(options.conformantRuns);
-  const print = (row: { fault?: string; ok: boolean; expected: string[]; failed: string[]; undecided: string[]; results: CheckResult[] }) => {
-    process.stdout.write(`${row.ok ? 'OK  ' : 'MISS'} ${(row.fault ?? 'conformant').padEnd(40)} expected [${row.expected.join(', ')}] failed [${row.failed.join(', ')}]\n`);
+  const conformantRuns = picked ? 0 : Number(options.conformantRuns);
+  const print = (row: { fault?: string; variant?: string; ok: boolean; expected: string[]; failed: string[]; undecided: string[]; results: CheckResult[] }) => {
+    const name = row.fault ?? (row.variant ? `variant ${row.variant}` : 'conformant');
+    process.stdout.write(`${row.ok ? 'OK  ' : 'MISS'} ${name.padEnd(40)} expected [${row.expected.join(', ')}] failed [${row.failed.join(', ')}]\n`);
     for (const line of row.undecided) process.stdout.write(`       undecided: ${line}\n`);
     if (!row.ok) for (const r of row.results.filter((r) => r.status === 'fail' || r.status === 'warn')) process.stdout.write(`       ${r.status} ${r.rule} ${r.check}: ${r.message}\n`);
   };
   const rows: Array<{ ok: boolean }> = [];
-  if (operatorChecks.length > 0 && (options.fault.length === 0 || operatorFaults.length > 0)) {
-    rows.push(...(await calibrate({ checks: operatorChecks, faults: options.fault.length > 0 ? operatorFaults : undefined, conformantRuns, settings: { seed: Number(options.seed), runs: Number(options.runs) }, onRow: print })));
+  if (operatorChecks.length > 0 && (!picked || operatorFaults.length + variants.length > 0)) {
+    rows.push(
+      ...(await calibrate({
+        checks: operatorChecks,
+        faults: picked ? operatorFaults : undefined,
+        variants: picked ? variants : undefined,
+        conformantRuns,
+        variantRuns: picked ? Number(options.conformantRuns) : conformantRuns,
+        settings: { seed: Number(options.seed), runs: Number(options.runs) },
+        onRow: print,
+      })),
+    );
   }
-  if (participantChecks.length > 0 && (options.fault.length === 0 || participantFaults.length > 0)) {
-    rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: options.fault.length > 0 ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), runs: Number(options.runs), onRow: print })));
+  if (participantChecks.length > 0 && (!picked || participantFaults.length > 0)) {
+    rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: picked ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), runs: Number(options.runs), onRow: print })));
   }
   const missed = rows.filter((r) => !r.ok).length;
   process.stdout.write(`${rows.length - missed} of ${rows.length} calibration runs as expected\n`);
@@ -169,6 +198,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--optout-client-secret <secret>', 'its client secret').env('UID2_OPTOUT_CLIENT_SECRET'))
     .addOption(new Option('--cstg-public-key <key>', 'CSTG server public key (UID2-X-...)').env('UID2_CSTG_PUBLIC_KEY'))
     .addOption(new Option('--cstg-subscription-id <id>', 'CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
+    .addOption(new Option('--cstg-origin <url>', "Origin of client-generate requests: one of the CSTG site's domains").env('UID2_CSTG_ORIGIN'))
     .addOption(new Option('--propagation-timeout <duration>', `bound of OP-PROPAGATION (default ${RUN_DEFAULTS.propagationTimeout}; with --target ${RUN_DEFAULTS.targetPropagationTimeout})`).env('UID2_PROPAGATION_TIMEOUT'))
     .addOption(new Option('--settle <duration>', `how long answers must report an opt-out without a flip before every answer must (default ${RUN_DEFAULTS.settle}; with --target ${RUN_DEFAULTS.targetSettle}, at least a sync interval of the target's instances)`).env('UID2_SETTLE'))
     .addOption(new Option('--watch <duration>', 'how long a held opt-out is watched for a regression (default: 2s, at most the propagation timeout)'))
@@ -272,6 +302,7 @@ export function buildProgram(): Command {
     .option('--cstg-subscription-id <id>', 'CSTG subscription id')
     .option('--cstg-origin <origin>', 'allowed CSTG origin (repeatable; default: any)', collect, [])
     .option('--fault <name>', 'run one named fault (see list --faults)')
+    .option('--variant <name>', 'run one named conformant variant (see list --faults)')
     .option('--refresh-after <duration>', 'refresh_from after issue (default 15m)')
     .option('--identity-expires-after <duration>', 'advertising token lifetime (default 1h)')
     .option('--refresh-expires-after <duration>', 'refresh token lifetime (default 24h)')
@@ -282,19 +313,20 @@ export function buildProgram(): Command {
   program
     .command('list')
     .description('print the rule catalog with the checks covering each rule (or the named faults)')
-    .option('--faults', 'list the named faults of the simulated operator and the reference participants')
+    .option('--faults', 'list the named faults of the simulated operator and the reference participants, and its conformant variants')
     .option('--json', 'print JSON instead of text')
     .action(listCommand);
 
   program
     .command('calibrate')
-    .description('run the operator suite against the simulated operator, conformant and with each named fault')
-    .option('--fault <name>', 'only this fault (repeatable)', collect, [])
+    .description('run the suites against the simulated operator and reference participants: conformant, in each named variant, and with each named fault')
+    .option('--fault <name>', 'only this fault or variant (repeatable)', collect, [])
+    .option('--variant <name>', 'only this conformant variant (repeatable)', collect, [])
     .option('--check <prefix>', 'only checks whose id starts with this (repeatable)', collect, [])
-    .option('--conformant-runs <n>', 'runs against the conformant operator', '1')
+    .option('--conformant-runs <n>', 'runs against the conformant operator and each variant', '1')
     .option('--seed <n>', 'property-based seed', '1')
     .option('--runs <n>', 'generated cases per property', '25')
-    .action(async (options: { fault: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }) => {
+    .action(async (options: { fault: string[]; variant: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }) => {
       process.exitCode = await calibrateCommand(options);
     });
 

@@ -1,5 +1,6 @@
-// The rule catalog of ../shared/RULES.md (v1): stable IDs, severity and the role whose suite checks them.
-// Every check names one of these IDs; every result carries it.
+// The rule catalog of ../shared/RULES.md (v1.1): stable IDs, severity and the role whose suite checks them.
+// Every check names one of these IDs; every result carries it. A retired ID stays listed in RETIRED_RULES so
+// that it is never reused for another rule.
 
 export type Severity = 'MUST' | 'SHOULD';
 export type Role = 'operator' | 'publisher' | 'dsp' | 'advertiser' | 'sharer';
@@ -21,12 +22,11 @@ export const RULES: readonly Rule[] = [
   rule('OP-REFRESH-CHAIN-END', 'MUST', 'operator', 'once a refresh chain answered optout, none of its refresh tokens yields tokens again'),
   rule('OP-MAP-OPTOUT', 'MUST', 'operator', 'v2 identity map lists an opted-out input under unmapped with reason optout, at any batch position'),
   rule('OP-MAP-V3-OPTOUT', 'MUST', 'operator', 'v3 identity map answers {"e":"optout"} at the input\'s own index'),
-  rule('OP-STATUS-OPTOUT', 'MUST', 'operator', '/v2/optout/status lists exactly the opted-out raw UID2s, opted_out_since in ms within bounds'),
-  rule('OP-STATUS-EARLIEST', 'SHOULD', 'operator', 'a repeated opt-out keeps the earliest opted_out_since'),
+  rule('OP-STATUS-OPTOUT', 'MUST', 'operator', '/v2/optout/status lists exactly the opted-out raw UID2s, opted_out_since in ms within bounds (any time from the first opt-out request to the answer)'),
   rule('OP-STATUS-LIMITS', 'MUST', 'operator', 'more than 5,000 IDs or no advertising_ids answers 400 client_error'),
   rule('OP-FORMS', 'MUST', 'operator', 'an opt-out of one form of a DII holds for every equivalent form'),
   rule('OP-ISOLATION', 'MUST', 'operator', 'an opt-out affects no other DII'),
-  rule('OP-PROPAGATION', 'MUST', 'operator', 'every endpoint reports the opt-out within the propagation bound, and never reverts'),
+  rule('OP-PROPAGATION', 'MUST', 'operator', 'every endpoint reports the opt-out within the propagation bound, and never reverts after it (before it, instances of a fleet may disagree)'),
   rule('OP-TEST-IDENTITIES', 'MUST', 'operator', 'the documented test identities behave as documented'),
   rule('OP-LOGOUT', 'MUST', 'operator', 'logout with the OPTOUT role acknowledges, is idempotent, and answers 401 without the role'),
   rule('OP-ENVELOPE', 'MUST', 'operator', 'every 200 is encrypted and echoes the nonce; every non-200 is plain JSON; bad envelopes answer 400'),
@@ -47,6 +47,11 @@ export const RULES: readonly Rule[] = [
   rule('ADV-SITE-OPTOUT', 'MUST', 'advertiser', 'users who opted out of the participant are not mapped'),
   rule('SHR-STATUS-BEFORE-SHARE', 'MUST', 'sharer', 'opt-out status is checked before sharing and opted-out UID2s are never shared'),
 ];
+
+/** Retired rule IDs (RULES.md "Changes"): no check may name them and no new rule may take them. */
+export const RETIRED_RULES: ReadonlyMap<string, string> = new Map([
+  ['OP-STATUS-EARLIEST', 'retired in v1.1: the reference operator keeps the latest time of same-day repeats; any time within OP-STATUS-OPTOUT\'s bounds conforms'],
+]);
 
 export function findRule(id: string): Rule | undefined {
   return RULES.find((r) => r.id === id);

@@ -8,6 +8,8 @@ import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine/result.ts';
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
+import { KIT_CSTG_ORIGIN } from './operator/variants.ts';
+import { base64Hash } from './engine/synthetic.ts';
 import { createProgress } from './progress.ts';
 import { Scrubber } from './engine/scrub.ts';
 import { DriverUnavailableError, runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
@@ -39,6 +41,7 @@ export interface RunOptions {
   /** Default: RUN_DEFAULTS, or the `target*` ones against --target. */
   propagationTimeout?: string;
   settle?: string;
+  cstgOrigin?: string;
   watch?: string;
   timeout: string;
   deadline: string;
@@ -120,14 +123,16 @@ export function positiveInteger(text: string, option: string): number {
 }
 
 /** Can we test at all? An unreachable operator or refused credentials are exit 2, not a list of failures. */
-async function preflight(client: OperatorClient): Promise<void> {
-  let answer;
-  try {
-    answer = await client.generate({ email: 'validate@example.com', optout_check: 1 });
-  } catch (e) {
-    if (e instanceof TransportError) throw new TargetError(`cannot reach the operator: ${e.message}`);
-    throw e;
-  }
+async function preflight(client: OperatorClient, cstg: OperatorTarget['cstg']): Promise<void> {
+  const reach = async <T>(request: Promise<T>): Promise<T> => {
+    try {
+      return await request;
+    } catch (e) {
+      if (e instanceof TransportError) throw new TargetError(`cannot reach the operator: ${e.message}`);
+      throw e;
+    }
+  };
+  const answer = await reach(client.generate({ email: 'validate@example.com', optout_check: 1 }));
   if (answer.http === 401) throw new TargetError(`the operator refused the API key (HTTP 401 on ${answer.path})`);
   const message = (answer.body as { message?: unknown } | undefined)?.message;
   if (answer.http === 400 && typeof message === 'string' && message.includes('Check encryption key')) {
@@ -136,16 +141,41 @@ async function preflight(client: OperatorClient): Promise<void> {
   if (answer.http === 200 && answer.envelopeError?.reason === 'auth_failed') {
     throw new TargetError('the operator answered with a different client secret: check --client-secret');
   }
+  if (!cstg) return;
+  // The operator checks the Origin of client-generate against the site's domains (UID2-SPEC §1.6).
+  const request = client.clientGenerate({ serverPublicKey: cstg.publicKey, subscriptionId: cstg.subscriptionId, dii: { email_hash: base64Hash('validate@example.com') } }).catch((e: unknown) => {
+    if (e instanceof TransportError) throw e;
+    throw new UsageError('--cstg-public-key: not a UID2-X-… P-256 public key');
+  });
+  const generated = await reach(request);
+  if (generated.http === 403 && (generated.body as { status?: unknown } | undefined)?.status === 'invalid_http_origin') {
+    const sent = cstg.origin ? `the origin ${cstg.origin}` : 'no Origin';
+    throw new TargetError(`the operator refused client-generate with ${sent} (HTTP 403 invalid_http_origin): give one of the CSTG site's domains with --cstg-origin (or UID2_CSTG_ORIGIN)`);
+  }
+}
+
+/** `--cstg-origin`: an http(s) origin, sent as the browser would (scheme, host and port only). */
+function parseOrigin(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError(`--cstg-origin: "${text}" is not a URL (e.g. https://publisher.example)`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--cstg-origin: use an http or https origin');
+  return url.origin;
 }
 
 /** The target and its credentials: the embedded simulated operator, or --target with the given keys. */
 async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTarget; embedded?: RunningOperator }> {
   if (options.target === undefined) {
-    const embedded = await startOperator();
+    // The embedded operator checks the CSTG origin like a real one; the kit sends its site's domain.
+    const embedded = await startOperator({ cstgOrigins: [KIT_CSTG_ORIGIN] });
     const c = embedded.credentials;
+    const cstg = { publicKey: c.cstgPublicKey, subscriptionId: c.cstgSubscriptionId, origin: KIT_CSTG_ORIGIN };
     return {
       embedded,
-      target: { url: embedded.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg: { publicKey: c.cstgPublicKey, subscriptionId: c.cstgSubscriptionId }, production: false },
+      target: { url: embedded.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg, production: false },
     };
   }
   const url = parseTarget(options.target);
@@ -156,13 +186,15 @@ async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTar
   if (!options.apiKey || !options.clientSecret) throw new UsageError('--target needs --api-key and --client-secret (or UID2_API_KEY, UID2_CLIENT_SECRET)');
   if (Boolean(options.optoutApiKey) !== Boolean(options.optoutClientSecret)) throw new UsageError('--optout-api-key and --optout-client-secret go together');
   if (Boolean(options.cstgPublicKey) !== Boolean(options.cstgSubscriptionId)) throw new UsageError('--cstg-public-key and --cstg-subscription-id go together');
+  if (options.cstgOrigin && !options.cstgPublicKey) throw new UsageError('--cstg-origin needs --cstg-public-key and --cstg-subscription-id');
+  const origin = options.cstgOrigin ? { origin: parseOrigin(options.cstgOrigin) } : {};
   return {
     target: {
       url: url.href.replace(/\/$/, ''),
       apiKey: options.apiKey,
       clientSecret: checkClientSecret(options.clientSecret, '--client-secret'),
       ...(options.optoutApiKey ? { optoutApiKey: options.optoutApiKey, optoutClientSecret: checkClientSecret(options.optoutClientSecret!, '--optout-client-secret') } : {}),
-      ...(options.cstgPublicKey ? { cstg: { publicKey: options.cstgPublicKey, subscriptionId: options.cstgSubscriptionId! } } : {}),
+      ...(options.cstgPublicKey ? { cstg: { publicKey: options.cstgPublicKey, subscriptionId: options.cstgSubscriptionId!, ...origin } } : {}),
       production,
     },
   };
@@ -245,7 +277,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       roles.push('operator');
       targets.push(embedded ? 'embedded:simulated-operator' : target.url);
       if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
-      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs }));
+      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs, cstgOrigin: target.cstg?.origin }), target.cstg);
       const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal: interrupt.signal, progress, onResult, scrubber });
       results.push(...outcome.results);
       extras.propagation = { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs };

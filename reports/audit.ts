@@ -16,7 +16,7 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarize, type CheckResult, type Evidence, type RunResult, type Status } from '../harness/engine/result.ts';
-import { RULES, type Role, type Severity } from '../harness/rules.ts';
+import { RETIRED_RULES, RULES, type Role, type Severity } from '../harness/rules.ts';
 import { writeFileAtomic } from './json.ts';
 
 /** Transcript entries shown per finding; the rest stay in report.json. */
@@ -167,7 +167,7 @@ export function ruleVerdicts(run: RunResult): RuleVerdict[] {
     if (roles.has(rule.role) || byRule.has(rule.id)) verdicts.push(make(rule.id, rule.severity, rule.role, rule.summary));
   }
   for (const id of byRule.keys()) {
-    if (!RULES.some((r) => r.id === id)) verdicts.push(make(id, 'unknown', undefined, '(not in this kit version’s rule catalog)'));
+    if (!RULES.some((r) => r.id === id)) verdicts.push(make(id, 'unknown', undefined, RETIRED_RULES.has(id) ? `(${RETIRED_RULES.get(id)})` : '(not in this kit version’s rule catalog)'));
   }
   return verdicts;
 }

@@ -44,6 +44,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Send raw bytes with application/octet-stream instead of base64 text. */
   octetStream?: boolean;
+  /** `Origin` of client-generate requests (a site's domain; the operator checks it, UID2-SPEC §1.6). */
+  cstgOrigin?: string;
 }
 
 export type DiiInput = { email: string } | { email_hash: string } | { phone: string } | { phone_hash: string };
@@ -130,7 +132,8 @@ export class OperatorClient {
       subscription_id: input.subscriptionId,
     };
     const headers: Record<string, string> = { 'content-type': 'application/json' };
-    if (input.origin) headers.origin = input.origin;
+    const origin = input.origin ?? this.options.cstgOrigin;
+    if (origin) headers.origin = origin;
     const started = performance.now();
     const answer = await this.post('/v2/token/client-generate', Buffer.from(JSON.stringify(request)), headers);
     return this.exchange('/v2/token/client-generate', input.dii, answer, started, (bytes) => openBareResponse(shared, bytes));

@@ -4,7 +4,7 @@ import type { RecordingApi } from './recording.ts';
 import type { Population } from './population.ts';
 import type { Oracle } from '../oracle/oracle.ts';
 import type { AnswerLedger } from './ledger.ts';
-import { findRule, type Rule } from '../rules.ts';
+import { findRule, RETIRED_RULES, type Rule } from '../rules.ts';
 
 /** What a target must offer for a check to apply; without it the check is not_applicable. */
 export type Capability =
@@ -116,7 +116,7 @@ export function registryProblems<C>(checks: readonly Check<C>[], ruleProblem: (c
     if (seen.has(check.id)) problems.push(`duplicate check id ${check.id}`);
     seen.add(check.id);
     const rule = findRule(check.rule);
-    const problem = rule ? ruleProblem(check, rule) : `names unknown rule ${check.rule}`;
+    const problem = rule ? ruleProblem(check, rule) : `names ${RETIRED_RULES.has(check.rule) ? 'retired' : 'unknown'} rule ${check.rule}`;
     if (problem) problems.push(`${check.id} ${problem}`);
   }
   return problems;

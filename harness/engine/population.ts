@@ -42,7 +42,7 @@ export type Group =
   | 'dotted'
   /** A refresh chain A → B issued before the opt-out. */
   | 'chain'
-  /** Reserved for checks that register the same opt-out again (OP-STATUS-EARLIEST, OP-PROPAGATION). */
+  /** Logged out a second time by the status check (OP-STATUS-OPTOUT after a repeat); `watch` by OP-PROPAGATION. */
   | 'repeat'
   | 'watch'
   /** Never opted out. */

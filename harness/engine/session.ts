@@ -19,7 +19,8 @@ export interface OperatorTarget {
   clientSecret: string;
   optoutApiKey?: string;
   optoutClientSecret?: string;
-  cstg?: { publicKey: string; subscriptionId: string };
+  /** A CSTG key pair; `origin` is sent as the `Origin` of client-generate (one of the site's domains). */
+  cstg?: { publicKey: string; subscriptionId: string; origin?: string };
   /** A production host: only the documented test identities are sent, no opt-out is registered. */
   production: boolean;
 }
@@ -49,7 +50,7 @@ export interface SessionOutcome {
 }
 
 export async function runOperatorSession(target: OperatorTarget, options: SessionOptions): Promise<SessionOutcome> {
-  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs });
+  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs, cstgOrigin: target.cstg?.origin });
   const optoutClient =
     target.optoutApiKey && target.optoutClientSecret && !target.production
       ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, timeoutMs: options.requestTimeoutMs })

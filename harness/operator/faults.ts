@@ -50,11 +50,6 @@ export const OPERATOR_FAULTS = [
     description: '/v2/optout/status reports opted_out_since in Unix seconds instead of milliseconds',
   },
   {
-    name: 'status-latest-wins',
-    breaks: ['OP-STATUS-EARLIEST'],
-    description: 'a repeated opt-out overwrites the recorded time with the latest one',
-  },
-  {
     name: 'status-limit-off-by-one',
     breaks: ['OP-STATUS-LIMITS'],
     description: '/v2/optout/status accepts 5,001 IDs (the 400 starts at 5,002)',

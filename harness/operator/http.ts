@@ -1,5 +1,6 @@
 // HTTP plumbing of the simulated operator on node:http: routes and roles (UID2-SPEC §0), the 1 MiB body cap,
-// the v2 envelope (§2), CORS for browser clients, and a guarantee that no request ends in a crash.
+// the v2 envelope (§2), CORS for browser clients, a gateway's rate limit when asked (behaviour `throttle`),
+// and a guarantee that no request ends in a crash.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { openRequest, sealBareResponse, sealResponse } from '../wire/envelope.ts';
 import type { Caller, Reply, Role, SimulatedOperator } from './operator.ts';
@@ -94,7 +95,32 @@ function send(res: ServerResponse, reply: Reply, nonce: Buffer | undefined, secr
   return 200;
 }
 
-async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOptions, operator: SimulatedOperator): Promise<number> {
+/**
+ * A gateway's fixed-window rate limit: how many ms until the caller may come back, or 0 to serve the request
+ * now. Counts every request, as a gateway in front of the operator does.
+ */
+function rateLimit(limit: { requests: number; windowMs: number }, now: () => number): () => number {
+  let windowStart = -Infinity;
+  let served = 0;
+  return () => {
+    const t = now();
+    if (t - windowStart >= limit.windowMs) {
+      windowStart = t;
+      served = 0;
+    }
+    served += 1;
+    return served > limit.requests ? windowStart + limit.windowMs - t : 0;
+  };
+}
+
+/** The answer to a bug in the simulator: the spec's 500 shape, with the empty message real operators send when asked. */
+const internalError = (operator: SimulatedOperator): Reply => ({
+  kind: 'plain',
+  http: 500,
+  payload: { status: 'unknown', message: operator.config.behaviour?.emptyServerErrorMessage ? '' : 'Internal error' },
+});
+
+async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOptions, operator: SimulatedOperator, throttled?: () => number): Promise<number> {
   const { callers } = options;
   setCors(req, res);
   if (req.method === 'OPTIONS') {
@@ -107,6 +133,12 @@ async function serve(req: IncomingMessage, res: ServerResponse, options: HttpOpt
   if (path === HEALTHCHECK && req.method === 'GET') {
     res.writeHead(200, { 'Content-Type': 'text/plain' }).end('OK');
     return 200;
+  }
+  const waitMs = throttled?.() ?? 0;
+  if (waitMs > 0) {
+    // No body, like the documented identity map 429 (§1.3); Retry-After in whole seconds, at least one.
+    res.writeHead(429, { 'Retry-After': String(Math.max(1, Math.ceil(waitMs / 1000))) }).end();
+    return 429;
   }
   const route = ENCRYPTED_ROUTES[path];
   if (!route && path !== REFRESH && path !== CLIENT_GENERATE) {
@@ -175,14 +207,16 @@ function record(operator: SimulatedOperator, path: string, payload: unknown, rep
 export function createOperatorServer(options: HttpOptions): Server {
   const instances = options.instances ?? [options.operator];
   let turn = 0;
+  const limit = options.operator.config.behaviour?.throttle;
+  const throttled = limit && rateLimit(limit, options.operator.config.now);
   const server = createServer((req, res) => {
     const path = req.url ?? '/';
     const operator = instances[turn++ % instances.length]!;
-    serve(req, res, options, operator)
+    serve(req, res, options, operator, throttled)
       .then((status) => options.onRequest?.(path, status))
       .catch(() => {
         // A bug in the simulator must still answer the spec's 500 shape, never drop the connection.
-        if (!res.headersSent) send(res, { kind: 'plain', http: 500, payload: { status: 'unknown', message: 'Internal error' } }, undefined, undefined, false);
+        if (!res.headersSent) send(res, internalError(options.operator), undefined, undefined, false);
         else res.destroy();
       });
   });

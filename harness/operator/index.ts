@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createOperatorServer } from './http.ts';
 import type { OperatorFaultName } from './faults.ts';
-import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type OperatorConfig, type Role } from './operator.ts';
+import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type OperatorBehaviour, type OperatorConfig, type Role } from './operator.ts';
 import type { IssuedIdentity, TokenLifetimes } from './tokens.ts';
 
 export const DEFAULT_SITE_ID = 123;
@@ -37,6 +37,8 @@ export interface OperatorOptions {
   propagationDelayMs?: number;
   lifetimes?: Partial<TokenLifetimes>;
   fault?: OperatorFaultName;
+  /** Conformant behaviours of real operators (the named variants of variants.ts). */
+  behaviour?: OperatorBehaviour;
   now?: () => number;
   /** Keep a log of every call with the persons it concerns (participant sessions judge from it). */
   recordCalls?: boolean;
@@ -93,6 +95,7 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     propagationDelayMs: options.propagationDelayMs ?? 0,
     lifetimes: withDefaults(DEFAULT_LIFETIMES, options.lifetimes),
     fault: options.fault,
+    behaviour: options.behaviour,
     cstg,
     cstgOrigins: options.cstgOrigins ?? [],
     now: options.now ?? Date.now,

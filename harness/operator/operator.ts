@@ -45,8 +45,19 @@ export interface CstgKeyPair {
   subscriptionId: string;
 }
 
+/** Conformant behaviours real operators show; the named variants (variants.ts) switch them on. */
+export interface OperatorBehaviour {
+  /** Repeated opt-outs of one UTC day report the latest time (the reference operator's day partitions, §1.4). */
+  sameDayLatest?: boolean;
+  /** A gateway's rate limit: past `requests` within `windowMs`, HTTP 429 with `Retry-After` and no body (§1.3, §8). */
+  throttle?: { requests: number; windowMs: number };
+  /** HTTP 500 answers carry `"message": ""`, as the reference operator's internal errors do. */
+  emptyServerErrorMessage?: boolean;
+}
+
 export interface OperatorConfig {
   propagationDelayMs: number;
+  behaviour?: OperatorBehaviour;
   lifetimes: TokenLifetimes;
   fault?: OperatorFaultName;
   cstg: CstgKeyPair;
@@ -108,7 +119,7 @@ export class SimulatedOperator {
       peer?.store ??
       new OptOutStore({
         propagationDelayMs: config.propagationDelayMs,
-        latestWins: fault === 'status-latest-wins',
+        sameDayLatest: config.behaviour?.sameDayLatest,
         repeatResetsVisibility: fault === 'propagation-repeat-resets',
       });
     this.tokens = peer?.tokens ?? new TokenService(config.lifetimes, config.now());
@@ -335,7 +346,7 @@ export class SimulatedOperator {
     return { rawUid: this.identities.rawUid(dii.kind, firstLevel).toString('base64'), bucketId: this.identities.bucketId(firstLevel) };
   }
 
-  /** POST /v2/optout/status (§1.4): only opted-out IDs, in input order, earliest time in ms. */
+  /** POST /v2/optout/status (§1.4): only opted-out IDs, in input order, the recorded time in ms. */
   optoutStatus(payload: unknown): Reply {
     if (payload === null) return clientError('Invalid request body');
     if (!isObject(payload) || !Array.isArray(payload.advertising_ids)) return clientError('Required Parameter Missing: advertising_ids');
@@ -354,7 +365,8 @@ export class SimulatedOperator {
   /** POST /v2/key/bidstream (UID2-TOKEN-FORMAT §3.2): the keys a DSP decrypts tokens with. */
   keysBidstream(): Reply {
     return success({
-      max_bidstream_lifetime_seconds: this.config.lifetimes.identityExpiresAfterMs / 1000 + 10,
+      // Whole seconds, as the operator configures lifetimes; sub-second test lifetimes round up.
+      max_bidstream_lifetime_seconds: Math.ceil(this.config.lifetimes.identityExpiresAfterMs / 1000) + 10,
       identity_scope: 'UID2',
       allow_clock_skew_seconds: 1800,
       keys: [this.tokens.masterKey, this.tokens.siteKey].map(keyJson),

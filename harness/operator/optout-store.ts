@@ -1,6 +1,7 @@
 // The simulated operator's opt-out store (UID2-SPEC §5). Keyed by the first-level hash for generate, refresh,
-// CSTG and map, and by raw UID2 for /v2/optout/status; the earliest record wins; a record becomes visible
-// only after the configured propagation delay (§5.2).
+// CSTG and map, and by raw UID2 for /v2/optout/status; the earliest record wins (or, as the reference
+// operator merges one day's partition, the latest of the same UTC day); a record becomes visible only after the
+// configured propagation delay (§5.2).
 
 interface OptOutRecord {
   /** When the opt-out was recorded, whole seconds in ms (§1.4). */
@@ -11,8 +12,8 @@ interface OptOutRecord {
 
 export interface OptOutStoreOptions {
   propagationDelayMs: number;
-  /** Fault `status-latest-wins`: a repeat overwrites instead of keeping the earliest. */
-  latestWins?: boolean;
+  /** Variant `latest-time` (UID2-SPEC §1.4): a repeat on the same UTC day keeps the latest time, across days the earliest. */
+  sameDayLatest?: boolean;
   /** Fault `propagation-repeat-resets`: a repeat keeps the earliest time but restarts the propagation delay. */
   repeatResetsVisibility?: boolean;
 }
@@ -35,7 +36,7 @@ export class OptOutStore {
       const existing = map.get(key);
       if (existing && map === this.byFirstLevel) this.redelivered.add(key);
       if (!existing) map.set(key, fresh);
-      else if (this.options.latestWins) map.set(key, { recordedMs: fresh.recordedMs, visibleFromMs: existing.visibleFromMs });
+      else if (this.options.sameDayLatest && utcDay(existing.recordedMs) === utcDay(recordedMs)) map.set(key, { recordedMs, visibleFromMs: existing.visibleFromMs });
       else if (this.options.repeatResetsVisibility) map.set(key, { recordedMs: existing.recordedMs, visibleFromMs: fresh.visibleFromMs });
     }
   }
@@ -62,3 +63,5 @@ export class OptOutStore {
     return record && nowMs >= record.visibleFromMs ? record : undefined;
   }
 }
+
+const utcDay = (ms: number) => Math.floor(ms / 86_400_000);

@@ -133,10 +133,13 @@ export const schemaChecks: Check[] = [
       const identity = bodyOf(issued) as { refresh_token: string; refresh_response_key: string };
       await exercise(`refresh of a fresh token of ${e.label}`, () => ctx.api.refresh(identity.refresh_token, identity.refresh_response_key, { authenticated: true }), { http: 200, status: 'success' });
 
-      // Refresh-optout test identities answer optout to every refresh; otherwise a token issued before an opt-out.
-      const tested = ctx.population.get('refreshTest').find((s) => s.kind === 'email' && s.issued);
-      const before = tested ?? ctx.population.get('optedOut').find((s) => s.issued && ctx.oracle.expect(s.person, 'refresh', Date.now()) !== 'in');
-      if (!before?.issued) undecided('no token issued before an opt-out (nor of a refresh-optout test identity) to refresh');
+      // A fresh token of a refresh-optout test identity answers optout to every refresh; otherwise a token issued
+      // before an opt-out, while it lasts (past refresh_expires it answers expired_token: UID2-SPEC §1.2).
+      const tested = ctx.population.get('refreshTest').find((s) => s.kind === 'email');
+      const fresh = tested && (await ctx.api.generate({ email: tested.dii, optout_check: 1 }));
+      const live = (s: Subject) => s.issued !== undefined && Date.now() < s.issued.refresh_expires && ctx.oracle.expect(s.person, 'refresh', Date.now()) !== 'in';
+      const before = fresh && statusOf(fresh) === 'success' ? { ...tested!, issued: bodyOf(fresh) as unknown as NonNullable<Subject['issued']> } : ctx.population.get('optedOut').find(live);
+      if (!before?.issued) undecided('no live token issued before an opt-out (nor of a refresh-optout test identity) to refresh');
       const { refresh_token: token, refresh_response_key: key } = before.issued;
       await exerciseOptedOut(ctx, before, `refresh of ${before.label}'s token`, () => ctx.api.refresh(token, key, { authenticated: true }), (x) => matches(x, { http: 200, status: 'optout' }));
 

@@ -34,6 +34,15 @@ export const endpointOf = (x: Exchange): Endpoint => ENDPOINT_OF_PATH[x.path] ??
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** How far the operator's clock may run ahead of ours when it answers that a refresh token expired (ms). */
+const EXPIRY_SKEW_MS = 1000;
+
+/**
+ * A 400 to a refresh token at (or, by the operator's clock, near) its refresh_expires: the operator checks
+ * expiry before opt-out (UID2-SPEC §1.2), so it is expiry, never a verdict on opt-out.
+ */
+export const isExpiryAnswer = (x: Exchange, issued: { refresh_expires: number }): boolean => x.http === 400 && Date.now() + EXPIRY_SKEW_MS >= issued.refresh_expires;
+
 export const isOptoutAnswer = (x: Exchange): boolean => x.http === 200 && !x.envelopeError && statusOf(x) === 'optout';
 export const isTokenAnswer = (x: Exchange): boolean =>
   x.http === 200 && !x.envelopeError && statusOf(x) === 'success' && typeof bodyOf(x).advertising_token === 'string';
@@ -57,19 +66,21 @@ export function formsOf(subject: Subject, which: ReadonlyArray<'raw' | 'base64' 
 
 export const input = (form: Pick<Form, 'field' | 'value'>): DiiInput => ({ [form.field]: form.value }) as DiiInput;
 
-/** Until when an expectation on this subject may still be unmet: its acknowledgement plus the bound. */
-export function untilFor(ctx: CheckContext, subject: Subject): number {
-  const registration = ctx.oracle.registration(subject.person);
-  return registration ? registration.ackMs + ctx.settings.propagationTimeoutMs : Date.now();
-}
-
 /**
  * Probes while the subject's opt-out is pending (harness/oracle/oracle.ts): until an answer reports it, or,
  * once it settled (by its answers or by the bound), until the first answer that does not: that one is the
  * rule's failure. An answer that does not report it before it settled is propagation (an instance that has
  * not synced yet): measured by the oracle, and probed again.
  */
-export async function whilePending<T>(ctx: CheckContext, subject: Subject, probe: () => Promise<T>, reports: (value: T) => boolean, endpoint: (value: T) => Endpoint): Promise<{ reported: boolean; last: T }> {
+export async function whilePending<T>(
+  ctx: CheckContext,
+  subject: Subject,
+  probe: () => Promise<T>,
+  reports: (value: T) => boolean,
+  endpoint: (value: T) => Endpoint,
+  /** An answer that says nothing about the opt-out (an expired refresh token): stop, neither in nor out. */
+  setAside?: (value: T) => boolean,
+): Promise<{ reported: boolean; last: T; setAside?: true }> {
   const { oracle } = ctx;
   for (;;) {
     const sentMs = Date.now();
@@ -78,6 +89,7 @@ export async function whilePending<T>(ctx: CheckContext, subject: Subject, probe
       oracle.observedOut(subject.person, endpoint(last), Date.now());
       return { reported: true, last };
     }
+    if (setAside?.(last)) return { reported: false, last, setAside: true };
     if (oracle.expect(subject.person, endpoint(last), sentMs) !== 'pending') return { reported: false, last };
     oracle.observedIn(subject.person, endpoint(last), sentMs);
     await sleep(ctx.settings.pollIntervalMs);

@@ -8,6 +8,7 @@ import addFormats from 'ajv-formats';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
 import { OPERATOR_FAULTS } from '../../harness/operator/faults.ts';
+import { OPERATOR_VARIANTS } from '../../harness/operator/variants.ts';
 import { RULES } from '../../harness/rules.ts';
 
 const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
@@ -39,6 +40,78 @@ describe('uid2-conformance calibrate', () => {
     expect(code).toBe(2);
     expect(stderr).toContain('no selected check judges a rule that fault logout-not-idempotent breaks');
   });
+
+  it('runs a variant picked by --variant or --fault and prints it beside the faults; refuses an unknown name', async () => {
+    for (const option of ['--variant', '--fault']) {
+      const { code, stdout, stderr } = await cli(['calibrate', '--check', 'status.optout.repeat', option, 'latest-time']);
+      expect(code, stderr).toBe(0);
+      expect(stdout).toMatch(/^OK {3}variant latest-time +expected \[\] failed \[\]$/m);
+      expect(stdout).toContain('1 of 1 calibration runs as expected');
+    }
+    const unknown = await cli(['calibrate', '--variant', 'nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown fault or variant nope');
+  });
+});
+
+/** `serve-operator` as a child process: its URL, and the credentials it generated (printed once, on stderr). */
+async function serveOperator(args: string[]): Promise<{ url: string; credentials: Record<string, string>; stop(): void }> {
+  const child = spawn(process.execPath, [BIN, 'serve-operator', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
+  const url = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c: Buffer) => {
+      stdout += c.toString();
+      const match = /^listening (\S+)$/m.exec(stdout);
+      if (match) resolve(match[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`serve-operator exited (${code}): ${stderr}`)));
+  });
+  const credentials = Object.fromEntries([...stderr.matchAll(/^([a-z-]+): (\S+)$/gm)].map((m) => [m[1]!, m[2]!]));
+  return { url, credentials, stop: () => void child.kill('SIGTERM') };
+}
+
+describe('uid2-conformance run --cstg-origin', () => {
+  it('exits 2 on an origin without CSTG keys or one that is no http(s) URL, and serve-operator on an unknown variant', async () => {
+    const target = ['run', '--target', 'http://127.0.0.1:9', '--api-key', 'k', '--client-secret', Buffer.alloc(32).toString('base64'), '--out', join(out, 'usage')];
+    const keys = ['--cstg-public-key', 'UID2-X-L-x', '--cstg-subscription-id', 's'];
+    for (const [args, message] of [
+      [[...target, '--cstg-origin', 'https://publisher.example'], /--cstg-origin needs --cstg-public-key/],
+      [[...target, ...keys, '--cstg-origin', 'publisher.example'], /--cstg-origin: "publisher.example" is not a URL/],
+      [['serve-operator', '--variant', 'nope'], /unknown variant "nope"/],
+    ] as const) {
+      const { code, stderr } = await cli([...args]);
+      expect(code, args.join(' ')).toBe(2);
+      expect(stderr, args.join(' ')).toMatch(message);
+    }
+  }, 60_000);
+
+  it('passes serve-operator with its CSTG origin check on; without the option it exits 2 naming it', async () => {
+    const origin = 'https://publisher.example';
+    const op = await serveOperator(['--cstg-origin', origin]);
+    try {
+      const c = op.credentials;
+      const args = ['run', '--target', op.url, '--api-key', c['api-key']!, '--client-secret', c['client-secret']!, '--optout-api-key', c['optout-api-key']!, '--optout-client-secret', c['optout-client-secret']!,
+        '--cstg-public-key', c['cstg-public-key']!, '--cstg-subscription-id', c['cstg-subscription-id']!, '--propagation-timeout', '2s'];
+      const dir = join(out, 'cstg-origin');
+      const passed = await cli([...args, '--out', dir], { UID2_CSTG_ORIGIN: origin });
+      expect(passed.code, passed.stderr).toBe(0);
+      const report = readReport(dir);
+      expect(report.results.filter((r) => r.rule === 'OP-CSTG-OPTOUT').map((r) => r.status)).toEqual(['pass']);
+      expect(report.results.every((r) => r.status === 'pass')).toBe(true);
+
+      const refused = await cli([...args, '--out', join(out, 'cstg-no-origin')]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/refused client-generate with no Origin \(HTTP 403 invalid_http_origin\): .*--cstg-origin/);
+      expect(readReport(join(out, 'cstg-no-origin')).outcome).toBe('error');
+      const wrong = await cli([...args, '--cstg-origin', 'https://elsewhere.example/', '--out', join(out, 'cstg-wrong-origin')]);
+      expect(wrong.code).toBe(2);
+      expect(wrong.stderr).toContain('with the origin https://elsewhere.example (HTTP 403 invalid_http_origin)');
+    } finally {
+      op.stop();
+    }
+  }, 120_000);
 });
 
 describe('uid2-conformance run', () => {
@@ -198,6 +271,7 @@ describe('uid2-conformance list', () => {
     for (const rule of RULES) expect(rules.stdout).toContain(rule.id);
     const faults = await cli(['list', '--faults']);
     for (const fault of OPERATOR_FAULTS) expect(faults.stdout).toMatch(new RegExp(`^${fault.name} +${fault.breaks.join(',')} `, 'm'));
+    for (const variant of OPERATOR_VARIANTS) expect(faults.stdout).toMatch(new RegExp(`^${variant.name} +variant: breaks none `, 'm'));
   });
 
   it('lists the checks covering each rule (PROTOCOL.md §1), also as JSON for scripts', async () => {
@@ -211,8 +285,9 @@ describe('uid2-conformance list', () => {
       expect(rule.checks.length, rule.id).toBeGreaterThan(0);
       expect(rule.checks.map((c) => c.kind)).toContain('scenario');
     }
-    const faults = JSON.parse((await cli(['list', '--faults', '--json'])).stdout) as Array<{ name: string; role: string; breaks: string[] }>;
-    expect(faults.map((f) => f.name)).toEqual(expect.arrayContaining(OPERATOR_FAULTS.map((f) => f.name)));
+    const faults = JSON.parse((await cli(['list', '--faults', '--json'])).stdout) as Array<{ kind: string; name: string; role: string; breaks: string[] }>;
+    expect(faults.filter((f) => f.kind === 'fault').map((f) => f.name)).toEqual(expect.arrayContaining(OPERATOR_FAULTS.map((f) => f.name)));
+    expect(faults.filter((f) => f.kind === 'variant')).toEqual(OPERATOR_VARIANTS.map((v) => ({ kind: 'variant', name: v.name, role: 'operator', breaks: [], description: v.description })));
     expect(new Set(faults.map((f) => f.role))).toEqual(new Set(['operator', 'publisher', 'dsp', 'advertiser', 'sharer']));
   });
 });

@@ -119,7 +119,7 @@ describe('runner', () => {
       plan([
         check('a.pass', 'OP-GEN-OPTOUT', async () => 'fine'),
         check('a.fail', 'OP-GEN-OPTOUT', async () => fail('broken')),
-        check('a.warn', 'OP-STATUS-EARLIEST', async () => fail('late')),
+        check('a.warn', 'OP-GEN-OPTOUT-IMPLICIT', async () => fail('late')),
         check('a.undecided', 'OP-LOGOUT', async () => undecided('no precondition')),
         check('a.transport', 'OP-LOGOUT', async () => {
           throw new TransportError('unreachable', 'gone');

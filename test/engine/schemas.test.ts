@@ -7,6 +7,7 @@ import { OperatorClient, type Exchange } from '../../harness/client/operator-cli
 import { ANSWER_SCHEMA_OF_PATH, ANSWER_SCHEMAS, compiledSchemas, SCHEMA_DIR, validateAnswer, type AnswerSchema } from '../../harness/engine/schemas.ts';
 import { base64Hash, hexHash } from '../../harness/engine/synthetic.ts';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
+import { findOperatorVariant } from '../../harness/operator/variants.ts';
 
 const clone = <T>(value: T): T => structuredClone(value);
 let counter = 0;
@@ -131,6 +132,25 @@ describe('answers of the simulated operator', () => {
     for (const x of exchanges) expect(problemsOf(x), `${x.path} HTTP ${x.http}`).toEqual([]);
   });
 
+  it('the empty-error-message variant: its internal-error 500 carries "message": "" and matches the error schema', async () => {
+    let broken = false;
+    const now = () => {
+      if (broken) throw new Error('simulated internal error');
+      return Date.now();
+    };
+    const variant = await startOperator({ ...findOperatorVariant('empty-error-message')!.operator, now });
+    try {
+      const c = variant.credentials;
+      const client = new OperatorClient({ baseUrl: variant.url, apiKey: c.apiKey, clientSecret: c.clientSecret });
+      broken = true;
+      const x = await client.generate({ email: email() });
+      expect([x.http, x.body]).toEqual([500, { status: 'unknown', message: '' }]);
+      expect(problemsOf(x)).toEqual([]);
+    } finally {
+      await variant.close();
+    }
+  });
+
   it('the schema-v3-drops-null-previous fault fails the v3 schema, and only the v3 schema', async () => {
     const faulty = await startOperator({ fault: 'schema-v3-drops-null-previous' });
     try {
@@ -234,7 +254,15 @@ describe('broken answers', () => {
     expect(validateAnswer('optout-status', { status: 'success', body: {} })).toEqual(["/body must have required property 'opted_out'"]);
   });
 
-  it('error bodies: a spec status, and a non-empty message on everything but 401', () => {
+  it('error bodies: a spec status, and a message on everything but 401, non-empty except with "unknown" (HTTP 500)', () => {
+    // The reference operator's internal errors send an empty message; nothing else may.
+    expect(validateAnswer('error', { status: 'unknown', message: '' })).toEqual([]);
+    expect(validateAnswer('error', { status: 'unknown', message: 'No active encryption key available' })).toEqual([]);
+    expect(validateAnswer('error', { status: 'unknown' })).toEqual(["(top level) must have required property 'message'"]);
+    for (const status of ['client_error', 'invalid_token', 'expired_token', 'error', 'invalid_http_origin']) {
+      expect(validateAnswer('error', { status, message: '' }), status).toEqual(['/message must NOT have fewer than 1 characters']);
+    }
+    expect(validateAnswer('error', { status: 'unknown', message: 7 })).toEqual(['/message must be string']);
     expect(validateAnswer('error', { status: 'client_error', message: 'Invalid Identifier' })).toEqual([]);
     expect(validateAnswer('error', { status: 'client_error' })).toEqual(["(top level) must have required property 'message'"]);
     expect(validateAnswer('error', { status: 'client_error', message: '' })).toEqual(['/message must NOT have fewer than 1 characters']);

@@ -487,7 +487,7 @@ describe('opt-out registered through /v2/token/logout (§5.2) and seen everywher
     victimSince = list[0]!.opted_out_since;
   }, T);
 
-  it('a later repeated logout keeps the earliest opted_out_since (§1.4: earliest record wins)', async () => {
+  it('a later repeated logout keeps the earliest opted_out_since (the default; the latest-time variant keeps the latest of a day, §1.4)', async () => {
     const since = need(victimSince, 'first opted_out_since');
     const wait = since + 1000 + 20 - Date.now(); // at most ~1s: let the recorded second change
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));

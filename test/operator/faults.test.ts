@@ -272,23 +272,6 @@ const SCENARIOS: Record<OperatorFaultName, Scenario> = {
     },
   },
 
-  'status-latest-wins': {
-    title: 'a repeated opt-out keeps the earliest opted_out_since (fault: the latest)',
-    async run(env) {
-      const email = newEmail();
-      const uid = await rawUidOf(env, email);
-      const first = env.clock.ms;
-      await logoutOk(env, { email });
-      env.clock.advance(1100);
-      const second = env.clock.ms;
-      await logoutOk(env, { email });
-      expect(Math.floor(second / 1000)).toBeGreaterThan(Math.floor(first / 1000));
-      const r = await env.client.optoutStatus([uid]);
-      const since = Math.floor((env.faulty ? second : first) / 1000) * 1000;
-      expect(r.body).toStrictEqual({ status: 'success', body: { opted_out: [{ advertising_id: uid, opted_out_since: since }] } });
-    },
-  },
-
   'status-limit-off-by-one': {
     title: 'optout/status with 5,001 IDs: 400 client_error (fault: 200); 5,000 → 200 and 5,002 → 400 in both',
     async run(env) {

@@ -61,7 +61,7 @@ describe('verdict per rule', () => {
     const wanted: Record<string, VerdictKind> = {
       'OP-GEN-OPTOUT': 'pass',
       'OP-STATUS-OPTOUT': 'fail',
-      'OP-STATUS-EARLIEST': 'warn',
+      'OP-GEN-OPTOUT-IMPLICIT': 'warn',
       'OP-MAP-OPTOUT': 'error',
       'OP-PROPAGATION': 'not_run',
       'OP-CSTG-OPTOUT': 'not_applicable',
@@ -115,9 +115,9 @@ describe('verdict per rule', () => {
   it('says the outcome in plain words', () => {
     const outcome = (run: RunResult) => parseHtml(auditHtml(run)).querySelector('.outcome')!.textContent;
     expect(outcome(runOf([PASS]))).toBe('Conformant: every applicable MUST rule passed.');
-    expect(outcome(runOf([PASS, WARN]))).toBe('Conformant: every applicable MUST rule passed; 1 SHOULD rule gave a warning (OP-STATUS-EARLIEST).');
+    expect(outcome(runOf([PASS, WARN]))).toBe('Conformant: every applicable MUST rule passed; 1 SHOULD rule gave a warning (OP-GEN-OPTOUT-IMPLICIT).');
     expect(outcome(EVERY_STATUS)).toBe('Not conformant: 1 rule failed (OP-STATUS-OPTOUT).');
-    expect(outcome(runOf([PASS, WARN], { outcome: 'fail' }))).toMatch(/^Not conformant: 1 SHOULD rule gave a warning \(OP-STATUS-EARLIEST\), and the run was strict/);
+    expect(outcome(runOf([PASS, WARN], { outcome: 'fail' }))).toMatch(/^Not conformant: 1 SHOULD rule gave a warning \(OP-GEN-OPTOUT-IMPLICIT\), and the run was strict/);
     expect(outcome(runOf([PASS, ERROR]))).toBe('Could not be tested completely: the kit could not decide 1 rule (OP-MAP-OPTOUT); no rule failed.');
     expect(outcome(runOf([ERROR]))).toBe('Could not be tested: no check could decide its rule.');
     expect(outcome(runOf([], { outcome: 'error', error: 'credentials refused: HTTP 401' }))).toBe('Could not be tested: credentials refused: HTTP 401.');
@@ -139,8 +139,8 @@ describe('verdict per rule', () => {
     ]) {
       expect(md).toContain(line);
     }
-    expect(md).toMatch(/^- \*\*Rules:\*\* 22: 1 passed, 1 failed, 1 warning, 1 could not decide, 1 not applicable, 17 not run$/m);
-    expect(md).toContain('Note: 17 rules of the tested roles were not checked in this run: OP-GEN-NO-LEAK,');
+    expect(md).toMatch(/^- \*\*Rules:\*\* 21: 1 passed, 1 failed, 1 warning, 1 could not decide, 1 not applicable, 16 not run$/m);
+    expect(md).toContain('Note: 16 rules of the tested roles were not checked in this run: OP-GEN-NO-LEAK,');
   });
 });
 
@@ -153,7 +153,7 @@ describe('findings', () => {
     const titles = Array.from(doc.querySelectorAll('section.finding h3')).map((h) => h.textContent);
     expect(titles).toEqual([
       'F1. Fail: OP-STATUS-OPTOUT (MUST), check status-lists-optouts',
-      'F2. Warning: OP-STATUS-EARLIEST (SHOULD), check status-earliest',
+      'F2. Warning: OP-GEN-OPTOUT-IMPLICIT (SHOULD), check gen-implicit',
       'F3. Could not decide: OP-MAP-OPTOUT (MUST), check map-v2-positions',
     ]);
     expect([...md.matchAll(/^### (F\d\. .*)$/gm)].map((m) => m[1])).toEqual(titles);

@@ -32,11 +32,11 @@ export const FAIL = result({
 });
 
 export const WARN = result({
-  rule: 'OP-STATUS-EARLIEST',
-  check: 'status-earliest',
+  rule: 'OP-GEN-OPTOUT-IMPLICIT',
+  check: 'gen-implicit',
   kind: 'scenario',
   status: 'warn',
-  message: 'a repeated opt-out moved opted_out_since later',
+  message: 'without optout_check an opted-out user got tokens',
   evidence: [{ path: '/v2/optout/status', http: 200, status: 'success' }],
 });
 

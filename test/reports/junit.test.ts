@@ -114,7 +114,7 @@ describe('junit.xml content', () => {
     expect(child(testcase(doc, 'OP-GEN-OPTOUT generate-optout-email'), 'system-out')!.textContent).toBe(
       'rule: OP-GEN-OPTOUT\ncheck: generate-optout-email\nseverity: MUST\nstatus: pass',
     );
-    const warn = child(testcase(doc, 'OP-STATUS-EARLIEST status-earliest'), 'system-out')!.textContent!;
+    const warn = child(testcase(doc, 'OP-GEN-OPTOUT-IMPLICIT gen-implicit'), 'system-out')!.textContent!;
     expect(warn).toContain('kind: scenario\nseverity: SHOULD');
     const fail = child(testcase(doc, 'OP-STATUS-OPTOUT status-lists-optouts'), 'system-out')!.textContent!;
     expect(fail).toContain('kind: property');
@@ -141,9 +141,9 @@ describe('junit.xml content', () => {
   });
 
   it('a warn passes, with its warning in <system-out>', () => {
-    const warn = testcase(doc, 'OP-STATUS-EARLIEST status-earliest');
+    const warn = testcase(doc, 'OP-GEN-OPTOUT-IMPLICIT gen-implicit');
     expect(Array.from(warn.children).map((c) => c.tagName)).toEqual(['system-out']);
-    expect(child(warn, 'system-out')!.textContent).toMatch(/^warning: a repeated opt-out moved opted_out_since later\n\nevidence:\n {2}\/v2\/optout\/status: HTTP 200, status success\n\nrule: OP-STATUS-EARLIEST\n/);
+    expect(child(warn, 'system-out')!.textContent).toMatch(/^warning: without optout_check an opted-out user got tokens\n\nevidence:\n {2}\/v2\/optout\/status: HTTP 200, status success\n\nrule: OP-GEN-OPTOUT-IMPLICIT\n/);
   });
 
   it('an error is an <error>; skipped and not_applicable are <skipped> with the reason', () => {
