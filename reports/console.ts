@@ -90,5 +90,5 @@ export function formatSummary(run: RunResult, paths: readonly string[] = []): st
 /** The last stdout line, which scripts read: `OUTCOME: <non-zero counts>; reports <paths>`. */
 export function formatOutcomeLine(run: RunResult, paths: readonly string[]): string {
   const counts = Object.entries(run.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ');
-  return `${run.outcome.toUpperCase()}: ${counts}; reports ${paths.join(', ')}`;
+  return `${run.outcome.toUpperCase()}: ${counts || 'no results'}; reports ${paths.join(', ')}`;
 }

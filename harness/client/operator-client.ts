@@ -44,6 +44,8 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Send raw bytes with application/octet-stream instead of base64 text. */
   octetStream?: boolean;
+  /** The run's stop: aborts requests under way and refuses new ones, throwing the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export type DiiInput = { email: string } | { email_hash: string } | { phone: string } | { phone_hash: string };
@@ -189,12 +191,14 @@ export class OperatorClient {
         headers,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        signal: this.options.signal,
       });
       const type = response.headers['content-type'];
       const length = Number(response.headers['content-length'] ?? 0);
       return { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, url, length) };
     } catch (e) {
       if (e instanceof TransportError) throw e;
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
       const error = e as Error & { code?: string };
       if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT' || error.code === 'UND_ERR_CONNECT_TIMEOUT') {
         throw new TransportError('timeout', `${url.origin}${path} did not answer within ${timeoutMs} ms`);

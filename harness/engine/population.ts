@@ -73,7 +73,17 @@ export interface PropagationFigures {
 
 const body = (x: Exchange): Record<string, unknown> => ((x.body as { body?: unknown } | undefined)?.body ?? {}) as Record<string, unknown>;
 const statusOf = (x: Exchange): unknown => (x.body as { status?: unknown } | undefined)?.status;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when the run stops. */
+const pause = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 export class Population {
   private readonly groups = new Map<Group, Subject[]>();
@@ -218,7 +228,7 @@ export class Population {
       );
       if (pending.size === 0) break;
       options.progress?.tick(`waiting for ${pending.size} of ${registered.length} opt-outs to propagate (${Math.round((Date.now() - started) / 1000)} s of at most ${Math.round(propagationTimeoutMs / 1000)} s)`);
-      await sleep(pollIntervalMs);
+      await pause(pollIntervalMs, options.signal);
     }
     const latencies = oracle.latencies().sort((a, b) => a - b);
     options.progress?.phase(`${registered.length - pending.size} of ${registered.length} opt-outs visible after ${Date.now() - started} ms`);

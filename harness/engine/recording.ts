@@ -38,6 +38,8 @@ export class RecordingApi {
     readonly redactor: Redactor,
     /** When given, every answer is also validated against its schema, in the name of this check. */
     private readonly ledger?: { book: AnswerLedger; check: string },
+    /** Once aborted (the check timed out, the run stopped), no new request goes out: it throws the reason. */
+    private readonly signal?: AbortSignal,
   ) {}
 
   get options(): ClientOptions {
@@ -45,31 +47,31 @@ export class RecordingApi {
   }
 
   generate(input: DiiInput & { optout_check?: number }): Promise<Exchange> {
-    return this.record(this.client.generate(input));
+    return this.record(() => this.client.generate(input));
   }
   validate(token: string, dii: DiiInput): Promise<Exchange> {
-    return this.record(this.client.validate(token, dii));
+    return this.record(() => this.client.validate(token, dii));
   }
   logout(dii: DiiInput): Promise<Exchange> {
-    return this.record(this.client.logout(dii));
+    return this.record(() => this.client.logout(dii));
   }
   mapV2(request: MapRequest): Promise<Exchange> {
-    return this.record(this.client.mapV2(request));
+    return this.record(() => this.client.mapV2(request));
   }
   mapV3(request: MapRequest): Promise<Exchange> {
-    return this.record(this.client.mapV3(request));
+    return this.record(() => this.client.mapV3(request));
   }
   optoutStatus(ids: string[]): Promise<Exchange> {
-    return this.record(this.client.optoutStatus(ids));
+    return this.record(() => this.client.optoutStatus(ids));
   }
   encrypted(path: string, payload: unknown): Promise<Exchange> {
-    return this.record(this.client.encrypted(path, payload));
+    return this.record(() => this.client.encrypted(path, payload));
   }
   refresh(token: string, key: string, options: { authenticated?: boolean } = {}): Promise<Exchange> {
-    return this.record(this.client.refresh(token, key, options));
+    return this.record(() => this.client.refresh(token, key, options));
   }
   clientGenerate(input: Parameters<OperatorClient['clientGenerate']>[0]): Promise<Exchange> {
-    return this.record(this.client.clientGenerate(input));
+    return this.record(() => this.client.clientGenerate(input));
   }
 
   /** The transcript, redacted: the last MAX_EVIDENCE entries, after a note of how many came before. */
@@ -81,8 +83,9 @@ export class RecordingApi {
     this.log.note(text);
   }
 
-  private async record(pending: Promise<Exchange>): Promise<Exchange> {
-    const x = await pending;
+  private async record(send: () => Promise<Exchange>): Promise<Exchange> {
+    this.signal?.throwIfAborted();
+    const x = await send();
     this.ledger?.book.record(this.ledger.check, x);
     const body = x.body as { status?: unknown } | undefined;
     const request = x.path === '/v2/token/refresh' ? this.redactor.token('refresh', x.requestPayload) : this.redactor.value(x.requestPayload);
