@@ -1,7 +1,7 @@
 // Runs checks: capabilities decide what applies, a bounded pool runs the rest with a per-check timeout
 // and a whole-run deadline, and every outcome becomes a CheckResult with its redacted evidence.
 // `error` (the kit could not decide) is never a pass; a SHOULD rule's failure is a `warn`.
-import { TransportError, type OperatorClient } from '../client/operator-client.ts';
+import { OperatorClient, TransportError } from '../client/operator-client.ts';
 import { DriverError } from '../client/driver-client.ts';
 import { findRule } from '../rules.ts';
 import { stopMessage } from '../lifecycle.ts';
@@ -47,8 +47,11 @@ export function operatorContexts(shared: {
 }): ContextFactory<CheckContext> {
   return (check, signal) => {
     const book = { book: shared.ledger, check: check.id };
-    const api = new RecordingApi(shared.client, shared.redactor, book, signal);
-    const optoutApi = shared.optoutClient ? new RecordingApi(shared.optoutClient, shared.redactor, book, signal) : undefined;
+    // Clients of this check alone carry its signal: a stop aborts what is under way, also in clients the
+    // check derives from `ctx.api.options`.
+    const own = (client: OperatorClient) => new OperatorClient({ ...client.options, signal });
+    const api = new RecordingApi(own(shared.client), shared.redactor, book, signal);
+    const optoutApi = shared.optoutClient ? new RecordingApi(own(shared.optoutClient), shared.redactor, book, signal) : undefined;
     const ctx: CheckContext = {
       api,
       optoutApi,
