@@ -7,8 +7,10 @@ import { register } from 'tsx/esm/api';
 // goes away, stop as SIGTERM would (reports marked interrupted, exit 143) rather than run on unwatched.
 if (process.env.npm_lifecycle_event) {
   const parent = process.ppid;
-  setInterval(() => {
-    if (process.ppid !== parent) process.kill(process.pid, 'SIGTERM');
+  const watch = setInterval(() => {
+    if (process.ppid === parent) return;
+    clearInterval(watch);
+    process.kill(process.pid, 'SIGTERM');
   }, 200).unref();
 }
 

@@ -294,7 +294,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       targets.push(plan.embedded ? 'embedded:reference-participants' : driverUrl!);
       const asked = plan.participants === 'all-played' ? undefined : plan.participants;
       const checks = overrides.participantChecks ?? PARTICIPANT_CHECKS;
-      const entry: SessionEntry = { checks: checks.filter((c) => !asked || asked.includes(findRule(c.rule)?.role as ParticipantRole)), roles: asked ?? [] };
+      const entry: SessionEntry = { checks: checks.filter((c) => !asked || asked.includes(findRule(c.rule)?.role as ParticipantRole)), roles: asked ?? PARTICIPANT_ROLES };
       sessions.push(entry);
       const outcome = await runParticipantSession(
         { driverUrl: driverUrl!, operator, webhook: hook, roles: asked, requestTimeoutMs },
@@ -312,7 +312,6 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       failure = `unexpected error: ${oneLine((e as Error)?.message ?? String(e))}`;
     }
   } finally {
-    stop?.dispose();
     for (const close of cleanup.reverse()) await close().catch(() => undefined);
   }
 
@@ -322,7 +321,12 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const by = failure === undefined ? stop?.by : undefined;
   const outcome = failure !== undefined ? 'error' : by === 'SIGINT' || by === 'SIGTERM' ? 'interrupted' : outcomeOf(results, options.strict ?? false);
   const run = record({ outcome, ...(failure !== undefined ? { error: failure } : {}), ...(by ? { stopped_by: by } : {}) }, results);
-  const paths = write(run);
+  let paths: string[];
+  try {
+    paths = write(run);
+  } finally {
+    stop?.dispose(); // only now: a second signal while the reports are written finds the run's listener
+  }
   if (failure !== undefined) {
     if (overrides.usageError === undefined) process.stderr.write(`uid2-conformance: ${failure}\n`);
   } else {
