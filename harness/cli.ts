@@ -1,4 +1,4 @@
-// The command line of PROTOCOL.md §1. Exit codes (§2): 0 pass, 1 a rule failed, 2 could not test, 130 interrupted.
+// The command line of PROTOCOL.md §1. Exit codes (§2): 0 pass, 1 a rule failed, 2 could not test (or incomplete), 130 SIGINT, 143 SIGTERM.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
