@@ -1,4 +1,4 @@
-// The command line of PROTOCOL.md §1. Exit codes (§2): 0 pass, 1 a rule failed, 2 could not test, 130 interrupted.
+// The command line of PROTOCOL.md §1. Exit codes (§2): 0 pass, 1 a rule failed, 2 could not test (or incomplete), 130 SIGINT, 143 SIGTERM.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
@@ -343,24 +343,40 @@ function tolerateClosedOutput(stream: NodeJS.WriteStream): void {
   });
 }
 
+/**
+ * `run` refused before it started (an unknown option, a bad --config): report.json says so too when --out is
+ * usable (PROTOCOL.md §2), through the run's own ending. The message is already printed.
+ */
+async function reportRefusedRun(program: Command, argv: string[], message: string): Promise<void> {
+  const run = program.commands.find((c) => c.name() === 'run');
+  if (argv.slice(2).find((a) => !a.startsWith('-')) !== 'run' || !run) return;
+  const options = { ...run.opts(), role: [] } as unknown as RunOptions;
+  await runCommand({ ...options, out: options.out ?? RUN_DEFAULTS.out }, kit, { usageError: message }).catch(() => undefined);
+}
+
 async function main(argv: string[]): Promise<void> {
   tolerateClosedOutput(process.stdout);
   tolerateClosedOutput(process.stderr);
+  const program = buildProgram();
   try {
-    await buildProgram().parseAsync(argv);
-    // Interrupted: the reports are written; requests still in flight must not hold the exit back.
-    if (process.exitCode === EXIT.interrupted) process.exit(EXIT.interrupted);
+    await program.parseAsync(argv);
   } catch (e) {
     if (e instanceof CommanderError) {
       process.exitCode = e.exitCode === 0 ? EXIT.pass : EXIT.error;
+      if (e.exitCode !== 0) await reportRefusedRun(program, argv, e.message);
     } else if (e instanceof UsageError || e instanceof TargetError) {
       process.stderr.write(`uid2-conformance: ${e.message}\n`);
       process.exitCode = EXIT.error;
+      await reportRefusedRun(program, argv, e.message);
     } else {
-      process.stderr.write(`uid2-conformance: unexpected error: ${(e as Error).stack ?? e}\n`);
+      // Never a stack trace for the user: one line (run writes its reports itself before anything reaches here).
+      process.stderr.write(`uid2-conformance: unexpected error: ${(e as Error)?.message ?? e}\n`);
       process.exitCode = EXIT.error;
     }
   }
+  // Reports are written: requests still in flight (a stopped run, a hung target) must not hold the exit back.
+  const code = Number(process.exitCode ?? 0);
+  if (code > EXIT.fail) process.exit(code);
 }
 
 await main(process.argv);

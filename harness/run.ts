@@ -5,7 +5,10 @@ import { randomInt } from 'node:crypto';
 import { OperatorClient, TransportError } from './client/operator-client.ts';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
 import type { Check, CheckSettings } from './engine/check.ts';
-import { outcomeOf, summarize, type CheckResult, type RunResult } from './engine/result.ts';
+import { outcomeOf, summarize, undecidedRules, type CheckResult, type RunResult } from './engine/result.ts';
+import { skipChecks } from './engine/runner.ts';
+import { ensureOutDir, runStop, SIGNAL_EXIT, stopMessage, unwritableOut, type RunStop } from './lifecycle.ts';
+import { findRule } from './rules.ts';
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { KIT_CSTG_ORIGIN } from './operator/variants.ts';
@@ -205,6 +208,8 @@ export interface RunOverrides {
   checks?: readonly Check[];
   participantChecks?: readonly Check<ParticipantCheckContext>[];
   replayPaths?: ReadonlyMap<string, string>;
+  /** A usage error found before the run could start (the command line, --config), already printed: report it. */
+  usageError?: string;
 }
 
 /** Which suites a run has, from --role, --target and --driver (PROTOCOL.md §1: default every role the target can play). */
@@ -222,15 +227,19 @@ function planRoles(options: RunOptions): { operator: boolean; participants: Part
   return { operator: !options.driver, participants: options.target ? [] : 'all-played', embedded };
 }
 
-export async function runCommand(options: RunOptions, kit: { name: string; version: string }, overrides: RunOverrides = {}): Promise<number> {
-  const plan = planRoles(options);
-  const session = sessionSettings(options);
-  const { settings, requestTimeoutMs } = session;
-  const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
-  const participantSettings = participantSettingsOf(options, settings);
-  const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };
-  const webhook = options.webhook ? new Webhook(checkWebhook(options.webhook), { method: options.webhookMethod === 'POST' ? 'POST' : 'GET', timeoutMs: requestTimeoutMs }) : undefined;
+/** One suite of the run: the checks it plans, for which roles, and its results once it has them. */
+interface SessionEntry {
+  checks: readonly Check<never>[];
+  roles: readonly string[];
+  results?: CheckResult[];
+}
 
+/**
+ * The one place where a run ends, whatever happens: reports go out on every exit (pass, fail, could not
+ * test, deadline, SIGINT, SIGTERM, an unexpected error), and the exit code follows from them.
+ */
+export async function runCommand(options: RunOptions, kit: { name: string; version: string }, overrides: RunOverrides = {}): Promise<number> {
+  ensureOutDir(options.out);
   // One scrubber for the whole run: every credential given, then every value the sessions send or receive;
   // progress, the console and the reports all pass through it.
   const scrubber = new Scrubber();
@@ -238,48 +247,71 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const progress = createProgress(process.stderr, undefined, scrubber);
   const say = (line: string) => progress.phase(line);
   const startedAt = new Date();
-  const results: CheckResult[] = [];
+  const sessions: SessionEntry[] = [];
   const extras: Partial<RunResult> = {};
   const targets: string[] = [];
-  const roles: string[] = [];
-  const report = (error?: string) => {
-    const summary = summarize(results);
-    const run: RunResult = {
+  let seed = 0;
+  const record = (ending: Pick<RunResult, 'outcome' | 'error' | 'stopped_by'>, results: CheckResult[]): RunResult => {
+    const roles = [...new Set(sessions.flatMap((s) => s.roles))];
+    const undecided = undecidedRules(results);
+    return {
       kit,
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
-      seed: settings.seed,
+      seed,
       target: { role: (roles[0] ?? 'operator') as RunResult['target']['role'], url: targets.join(' ') || 'none', ...(roles.length > 1 ? { roles } : {}) },
-      outcome: error ? 'error' : interrupt.signal.aborted ? 'interrupted' : outcomeOf(summary, options.strict ?? false),
-      ...(error ? { error } : {}),
-      summary,
+      ...ending,
+      summary: summarize(results),
+      ...(undecided.length > 0 ? { incomplete: true, undecided_rules: undecided } : {}),
       results,
       ...extras,
     };
-    return { run, paths: writeReports(options.out, run, scrubber) };
   };
-  let done = 0;
-  const onResult = (r: CheckResult) => {
-    done += 1;
-    say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${r.message.replace(/\s+/g, ' ')}`);
+  const write = (run: RunResult): string[] => {
+    try {
+      return writeReports(options.out, run, scrubber);
+    } catch (e) {
+      throw unwritableOut(options.out, e);
+    }
   };
+  // Before any request: --out takes reports, and an earlier run's reports there stop looking current.
+  write(record({ outcome: 'error', error: `the run started at ${startedAt.toISOString()} has not finished (or the kit was killed)` }, []));
 
-  const interrupt = new AbortController();
-  const onSignal = () => interrupt.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  let stop: RunStop | undefined;
+  let failure: string | undefined;
   const cleanup: Array<() => Promise<void>> = [];
   try {
+    if (overrides.usageError !== undefined) throw new UsageError(overrides.usageError);
+    const plan = planRoles(options);
+    const session = sessionSettings(options);
+    const { settings, requestTimeoutMs } = session;
+    seed = settings.seed;
+    const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
+    const participantSettings = participantSettingsOf(options, settings);
+    const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };
+    const webhook = options.webhook ? new Webhook(checkWebhook(options.webhook), { method: options.webhookMethod === 'POST' ? 'POST' : 'GET', timeoutMs: requestTimeoutMs }) : undefined;
+    let done = 0;
+    const onResult = (r: CheckResult) => {
+      done += 1;
+      say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${oneLine(r.message)}`);
+    };
+    stop = runStop(deadlineMs, options.deadline);
+    const { signal } = stop;
+
     if (plan.operator) {
       const { target, embedded } = await resolveTarget(options);
       if (embedded) cleanup.push(() => embedded.close());
       scrubber.addCredentials(target);
-      roles.push('operator');
+      const entry: SessionEntry = { checks: overrides.checks ?? OPERATOR_CHECKS, roles: ['operator'] };
+      sessions.push(entry);
       targets.push(embedded ? 'embedded:simulated-operator' : target.url);
       if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
-      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs, cstgOrigin: target.cstg?.origin }), target.cstg);
-      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal: interrupt.signal, progress, onResult, scrubber });
-      results.push(...outcome.results);
+      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal }), target.cstg);
+      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal, progress, onResult, scrubber }).catch((e: unknown) => {
+        // A target that stops answering after preflight: could not test, with the reason, never a crash.
+        throw e instanceof TransportError && !signal.aborted ? new TargetError(`the operator stopped answering during the run: ${e.message}`) : e;
+      });
+      entry.results = outcome.results;
       extras.propagation = { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs };
       extras.capabilities = outcome.capabilities;
     }
@@ -315,31 +347,52 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
         }
       }
       targets.push(plan.embedded ? 'embedded:reference-participants' : driverUrl!);
+      const asked = plan.participants === 'all-played' ? undefined : plan.participants;
+      const checks = overrides.participantChecks ?? PARTICIPANT_CHECKS;
+      const entry: SessionEntry = { checks: checks.filter((c) => !asked || asked.includes(findRule(c.rule)?.role as ParticipantRole)), roles: asked ?? PARTICIPANT_ROLES };
+      sessions.push(entry);
       const outcome = await runParticipantSession(
-        { driverUrl: driverUrl!, operator, webhook: hook, roles: plan.participants === 'all-played' ? undefined : plan.participants, requestTimeoutMs },
-        { checks: overrides.participantChecks ?? PARTICIPANT_CHECKS, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal: interrupt.signal, progress, onResult, scrubber },
+        { driverUrl: driverUrl!, operator, webhook: hook, roles: asked, requestTimeoutMs },
+        { checks, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber },
       );
-      roles.push(...outcome.roles);
-      results.push(...outcome.results);
+      entry.roles = outcome.roles;
+      entry.results = outcome.results;
     }
-    const { run, paths } = report();
-    say(`\n${formatSummary(run, paths)}`);
-    process.stdout.write(`${scrubber.scrub(formatOutcomeLine(run, paths))}\n`);
-    return EXIT_OF[run.outcome];
   } catch (e) {
-    if (e instanceof TargetError || e instanceof DriverUnavailableError) {
-      const message = scrubber.scrub(e.message);
-      report(message);
-      throw new TargetError(message);
+    if (stop?.signal.aborted) {
+      // The deadline or a signal cut a phase short: the unfinished suites' checks are reported as not run.
+    } else if (e instanceof UsageError || e instanceof TargetError || e instanceof DriverUnavailableError) {
+      failure = scrubber.scrub(e.message);
+    } else {
+      failure = `unexpected error: ${oneLine(scrubber.scrub((e as Error)?.message ?? String(e)))}`;
     }
-    // The CLI prints an unexpected error with its stack: through the scrubber too.
-    if (e instanceof Error) [e.message, e.stack] = [scrubber.scrub(e.message), e.stack && scrubber.scrub(e.stack)];
-    throw e;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-    for (const close of cleanup.reverse()) await close();
+    for (const close of cleanup.reverse()) await close().catch(() => undefined);
   }
+
+  // A suite the stop cut short reports its checks as not run; after a failure the error says it all.
+  const notRun = `${stopMessage(stop?.signal)} before this check ran`;
+  const results = sessions.flatMap((s) => s.results ?? (failure === undefined ? skipChecks(s.checks, notRun) : []));
+  const by = failure === undefined ? stop?.by : undefined;
+  const outcome = failure !== undefined ? 'error' : by === 'SIGINT' || by === 'SIGTERM' ? 'interrupted' : outcomeOf(results, options.strict ?? false);
+  const run = record({ outcome, ...(failure !== undefined ? { error: failure } : {}), ...(by ? { stopped_by: by } : {}) }, results);
+  let paths: string[];
+  try {
+    paths = write(run);
+  } finally {
+    stop?.dispose(); // only now: a second signal while the reports are written finds the run's listener
+  }
+  if (failure !== undefined) {
+    if (overrides.usageError === undefined) process.stderr.write(`uid2-conformance: ${failure}\n`);
+  } else {
+    say(`\n${formatSummary(run, paths)}`);
+  }
+  process.stdout.write(`${scrubber.scrub(formatOutcomeLine(run, paths))}\n`);
+  return outcome === 'interrupted' ? SIGNAL_EXIT[by as 'SIGINT' | 'SIGTERM'] : EXIT_OF[outcome];
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }
 
 /** Short token lifetimes: refresh and propagation happen in seconds (the kit is the participant's operator). */

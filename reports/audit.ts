@@ -192,12 +192,16 @@ function outcomeOf(run: RunResult, verdicts: readonly RuleVerdict[]): AuditModel
         kind: 'fail',
         text:
           failed.length > 0
-            ? `Not conformant: ${plural(failed.length, 'rule')} failed${list(failed)}.`
+            ? `Not conformant: ${plural(failed.length, 'rule')} failed${list(failed)}${run.incomplete ? `; ${plural(run.undecided_rules!.length, 'MUST rule')} not decided${list(run.undecided_rules!)}` : ''}.`
             : `Not conformant: ${plural(warned.length, 'SHOULD rule')} gave a warning${list(warned)}, and the run was strict (--strict), where warnings fail.`,
         caution,
       };
     case 'error':
       if (run.error !== undefined) return { kind: 'error', text: `Could not be tested: ${oneLine(run.error)}.`.replace(/\.\.$/, '.'), caution };
+      if (run.incomplete) {
+        const why = run.stopped_by === 'deadline' ? 'the run deadline passed before the kit decided' : 'the kit could not decide';
+        return { kind: 'error', text: `Incomplete: ${why} ${plural(run.undecided_rules!.length, 'MUST rule')}${list(run.undecided_rules!)}; no rule failed. Not a conformance verdict.`, caution };
+      }
       if (undecided.length === 0 || verdicts.every((v) => v.verdict !== 'pass' && v.verdict !== 'warn')) {
         return { kind: 'error', text: 'Could not be tested: no check could decide its rule.', caution };
       }
@@ -205,7 +209,7 @@ function outcomeOf(run: RunResult, verdicts: readonly RuleVerdict[]): AuditModel
     case 'interrupted':
       return {
         kind: 'interrupted',
-        text: `Interrupted: the run was stopped before every check finished; the verdicts below are what was found until then${failed.length > 0 ? `, and ${plural(failed.length, 'rule')} had already failed${list(failed)}` : ''}.`,
+        text: `Interrupted${run.stopped_by ? ` (${run.stopped_by})` : ''}: the run was stopped before every check finished; the verdicts below are what was found until then${failed.length > 0 ? `, and ${plural(failed.length, 'rule')} had already failed${list(failed)}` : ''}${run.undecided_rules ? `; not decided: ${run.undecided_rules.join(', ')}` : ''}.`,
         caution,
       };
   }

@@ -47,11 +47,18 @@ function conclusion(run: RunResult): string {
     }
     case 'error':
       if (run.error !== undefined) return `ERROR: could not test: ${oneLine(run.error)}`;
+      if (run.incomplete) return `INCOMPLETE: ${incompleteText(run)}`;
       if (run.results.length === 0 || s.pass + s.warn === 0) return 'ERROR: no check could decide its rule';
       return 'ERROR: could not decide every rule: see the results with status error';
     case 'interrupted':
-      return `INTERRUPTED: the reports hold what was found before the interruption (${s.pass + s.fail + s.warn + s.error} decided, ${s.skipped} skipped)`;
+      return `INTERRUPTED${run.stopped_by ? ` (${run.stopped_by})` : ''}: the reports hold what was found before the interruption (${s.pass + s.fail + s.warn + s.error} decided, ${s.skipped} skipped)`;
   }
+}
+
+/** Which MUST rules a run left undecided, and why (the deadline, or checks that could not decide). */
+function incompleteText(run: RunResult): string {
+  const rules = run.undecided_rules ?? [];
+  return `${plural(rules.length, 'MUST rule')} not decided${run.stopped_by === 'deadline' ? ' before the run deadline' : ''}: ${rules.join(', ')}; no rule failed`;
 }
 
 /** The console summary of a run; `paths` are the reports written. */
@@ -83,6 +90,7 @@ export function formatSummary(run: RunResult, paths: readonly string[] = []): st
   if (figures.length > 0) lines.push('', ...figures);
 
   lines.push('', conclusion(run));
+  if (run.incomplete && run.outcome !== 'error') lines.push(`not decided: ${run.undecided_rules!.join(', ')}`);
   if (paths.length > 0) lines.push(`reports: ${paths.join(', ')}`);
   return lines.join('\n');
 }
@@ -90,5 +98,5 @@ export function formatSummary(run: RunResult, paths: readonly string[] = []): st
 /** The last stdout line, which scripts read: `OUTCOME: <non-zero counts>; reports <paths>`. */
 export function formatOutcomeLine(run: RunResult, paths: readonly string[]): string {
   const counts = Object.entries(run.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ');
-  return `${run.outcome.toUpperCase()}: ${counts}; reports ${paths.join(', ')}`;
+  return `${run.outcome.toUpperCase()}: ${counts || 'no results'}; reports ${paths.join(', ')}`;
 }

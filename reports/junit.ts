@@ -107,6 +107,8 @@ function suiteProperties(run: RunResult): Array<[string, string]> {
     properties.push(['propagation.waited_ms', String(p.waitedMs)], ['propagation.timeout_ms', String(p.timeout_ms)]);
   }
   if (run.outcome === 'interrupted') properties.push(['interrupted', 'true']);
+  if (run.stopped_by) properties.push(['stopped_by', run.stopped_by]);
+  if (run.undecided_rules) properties.push(['undecided_rules', run.undecided_rules.join(',')]);
   if (run.error !== undefined) properties.push(['error', run.error]);
   return properties;
 }
@@ -119,6 +121,7 @@ function runProblems(run: RunResult): string[] {
     lines.push(`interrupted: the run was stopped before every check finished; the results are those found until then (${s.pass + s.fail + s.warn + s.error} decided, ${s.skipped} skipped)`);
   }
   if (run.error !== undefined) lines.push(`could not test: ${run.error}`);
+  if (run.undecided_rules) lines.push(`incomplete: MUST rules not decided: ${run.undecided_rules.join(', ')}`);
   return lines;
 }
 

@@ -23,7 +23,8 @@ export type DriverIdentity = { email: string } | { phone: string };
 export class DriverClient {
   private readonly base: string;
 
-  constructor(readonly options: { baseUrl: string; timeoutMs: number }) {
+  /** `signal`: the run's stop; aborts calls under way and refuses new ones, throwing the signal's reason. */
+  constructor(readonly options: { baseUrl: string; timeoutMs: number; signal?: AbortSignal }) {
     this.base = options.baseUrl.replace(/\/$/, '');
   }
 
@@ -80,8 +81,10 @@ export class DriverClient {
         body: method === 'POST' ? JSON.stringify(body) : undefined,
         headersTimeout: this.options.timeoutMs,
         bodyTimeout: this.options.timeoutMs,
+        signal: this.options.signal,
       });
     } catch (e) {
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
       const code = (e as { code?: string }).code ?? (e as Error).message;
       if (/TIMEOUT/.test(code)) throw new DriverError('timeout', `${where} did not answer within ${this.options.timeoutMs} ms`);
       throw new DriverError('unreachable', `${where} is unreachable (${code})`);
@@ -95,6 +98,7 @@ export class DriverClient {
     try {
       text = await readCapped(response.body);
     } catch (e) {
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
       if (e instanceof DriverError) throw new DriverError(e.reason, `${where}: ${e.message}`);
       throw new DriverError('timeout', `${where} stopped sending its answer (${(e as { code?: string }).code ?? (e as Error).message})`);
     }

@@ -46,6 +46,8 @@ export interface ClientOptions {
   octetStream?: boolean;
   /** `Origin` of client-generate requests (a site's domain; the operator checks it, UID2-SPEC §1.6). */
   cstgOrigin?: string;
+  /** The run's stop: aborts requests under way and refuses new ones, throwing the signal's reason. */
+  signal?: AbortSignal;
 }
 
 export type DiiInput = { email: string } | { email_hash: string } | { phone: string } | { phone_hash: string };
@@ -192,12 +194,14 @@ export class OperatorClient {
         headers,
         headersTimeout: timeoutMs,
         bodyTimeout: timeoutMs,
+        signal: this.options.signal,
       });
       const type = response.headers['content-type'];
       const length = Number(response.headers['content-length'] ?? 0);
       return { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, url, length) };
     } catch (e) {
       if (e instanceof TransportError) throw e;
+      if (this.options.signal?.aborted) throw this.options.signal.reason;
       const error = e as Error & { code?: string };
       if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT' || error.code === 'UND_ERR_CONNECT_TIMEOUT') {
         throw new TransportError('timeout', `${url.origin}${path} did not answer within ${timeoutMs} ms`);

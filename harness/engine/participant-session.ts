@@ -36,10 +36,13 @@ export class RecordingDriver {
     private readonly driver: DriverClient,
     private readonly redactor: Redactor,
     private readonly log: EvidenceLog,
+    /** Once aborted (the check timed out, the run stopped), no new call goes out: it throws the reason. */
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** `answerKey` names the answer as the driver protocol does, so its values get the right pseudonyms. */
   private async record<T>(path: string, request: unknown, call: () => Promise<T>, answerKey?: string): Promise<T> {
+    this.signal?.throwIfAborted();
     // Redacted before it is sent: its values are registered with the run's scrubber before the driver can echo them.
     const redacted = this.redactor.value(request);
     const started = performance.now();
@@ -69,10 +72,12 @@ export class RecordingWebhook {
     private readonly webhook: Webhook,
     private readonly redactor: Redactor,
     private readonly log: EvidenceLog,
+    private readonly signal?: AbortSignal,
   ) {}
 
   /** `what` says whose opt-out this is, in the check's words (never a DII or raw UID2). */
   async call(rawUid2: string, optoutEpochSeconds: number, what: string): Promise<WebhookCall> {
+    this.signal?.throwIfAborted();
     const call = await this.webhook.call(rawUid2, optoutEpochSeconds);
     this.log.push({
       path: 'webhook',
@@ -146,9 +151,9 @@ export interface ParticipantSessionOptions {
 export class DriverUnavailableError extends Error {}
 
 /** Asks the driver which roles it plays; a driver that is down or answers garbage stops the session (exit 2). */
-export async function driverRoles(driverUrl: string, timeoutMs: number): Promise<ParticipantRole[]> {
+export async function driverRoles(driverUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<ParticipantRole[]> {
   try {
-    return await new DriverClient({ baseUrl: driverUrl, timeoutMs }).roles();
+    return await new DriverClient({ baseUrl: driverUrl, timeoutMs, signal }).roles();
   } catch (e) {
     if (e instanceof DriverError) throw new DriverUnavailableError(`cannot use the driver: ${e.message}`);
     throw e;
@@ -156,11 +161,11 @@ export async function driverRoles(driverUrl: string, timeoutMs: number): Promise
 }
 
 export async function runParticipantSession(target: ParticipantTarget, options: ParticipantSessionOptions): Promise<{ results: CheckResult[]; roles: ParticipantRole[] }> {
-  const played = await driverRoles(target.driverUrl, target.requestTimeoutMs);
+  const played = await driverRoles(target.driverUrl, target.requestTimeoutMs, options.signal);
   const roles = target.roles ? played.filter((r) => target.roles!.includes(r)) : played;
   const capabilities = new Set<Capability>(roles);
   if (target.webhook) capabilities.add('webhook');
-  const driver = new DriverClient({ baseUrl: target.driverUrl, timeoutMs: target.requestTimeoutMs });
+  const driver = new DriverClient({ baseUrl: target.driverUrl, timeoutMs: target.requestTimeoutMs, signal: options.signal });
   const hasTick = roles.includes('publisher') ? await driver.publisherTick().catch(() => false) : false;
   options.progress?.phase(`participant driver plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
   const redactor = new Redactor(options.scrubber);
@@ -174,9 +179,9 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const results = await runChecks<ParticipantCheckContext>({
     checks: options.checks,
     capabilities,
-    contextFor: (check) => {
+    contextFor: (check, signal) => {
       const log = new EvidenceLog();
-      const recording = new RecordingDriver(driver, redactor, log);
+      const recording = new RecordingDriver(driver, redactor, log, signal);
       const ctx: ParticipantCheckContext = {
         driver: recording,
         operator: target.operator,
@@ -202,7 +207,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
           const dii = hashDii(field as 'email' | 'phone', value);
           return operator.identities.rawUid(dii.kind, operator.identities.firstLevelHash(dii)).toString('base64');
         },
-        webhook: target.webhook && new RecordingWebhook(target.webhook, redactor, log),
+        webhook: target.webhook && new RecordingWebhook(target.webhook, redactor, log, signal),
         hasTick,
         identities,
         settings: options.settings,

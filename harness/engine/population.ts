@@ -80,7 +80,17 @@ export interface PropagationFigures {
 
 const body = (x: Exchange): Record<string, unknown> => ((x.body as { body?: unknown } | undefined)?.body ?? {}) as Record<string, unknown>;
 const statusOf = (x: Exchange): unknown => (x.body as { status?: unknown } | undefined)?.status;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** Waits `ms`, or less when the run stops. */
+const pause = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal?.addEventListener('abort', done, { once: true });
+  });
 
 export class Population {
   private readonly groups = new Map<Group, Subject[]>();
@@ -231,7 +241,7 @@ export class Population {
       options.progress?.tick(
         `waiting for ${pending.size} of ${registered.length} opt-outs to settle: ${registered.length - pending.size} settled, ${reported.size} reported now; ${seconds(Date.now() - started)} s of at most ${seconds(propagationTimeoutMs)} s (settle window ${seconds(oracle.settleMs)} s)`,
       );
-      await sleep(pollIntervalMs);
+      await pause(pollIntervalMs, options.signal);
     }
     const latencies = oracle.latencies().sort((a, b) => a - b);
     const settled = registered.filter((s) => oracle.registration(s.person)!.settledMs !== undefined).length;

@@ -38,6 +38,8 @@ export class RecordingApi {
     readonly redactor: Redactor,
     /** When given, every answer is also validated against its schema, in the name of this check. */
     private readonly ledger?: { book: AnswerLedger; check: string },
+    /** Once aborted (the check timed out, the run stopped), no new request goes out: it throws the reason. */
+    private readonly signal?: AbortSignal,
   ) {}
 
   get options(): ClientOptions {
@@ -86,6 +88,7 @@ export class RecordingApi {
    * before the target can echo it; `request` is given when the caller redacted it already.
    */
   private async record(payload: unknown, send: () => Promise<Exchange>, request = this.redactor.value(payload)): Promise<Exchange> {
+    this.signal?.throwIfAborted();
     const x = await send();
     this.ledger?.book.record(this.ledger.check, x);
     const body = x.body as { status?: unknown } | undefined;

@@ -1,5 +1,5 @@
 // The shapes every check produces and every reporter consumes (PROTOCOL.md §2).
-import type { Role } from '../rules.ts';
+import { RULES, type Role } from '../rules.ts';
 
 export type Status = 'pass' | 'fail' | 'warn' | 'error' | 'skipped' | 'not_applicable';
 export type Outcome = 'pass' | 'fail' | 'error' | 'interrupted';
@@ -54,6 +54,12 @@ export interface RunResult {
   };
   /** What the target offered: optout, cstg, synthetic. */
   capabilities?: string[];
+  /** Some MUST rule had checks that did not decide it (skipped, error): the run is never a pass then. */
+  incomplete?: true;
+  /** Those MUST rules, in catalog order. */
+  undecided_rules?: string[];
+  /** What cut the run short: the --deadline, SIGINT or SIGTERM. */
+  stopped_by?: 'deadline' | 'SIGINT' | 'SIGTERM';
   results: CheckResult[];
 }
 
@@ -63,9 +69,23 @@ export function summarize(results: readonly CheckResult[]): Record<Status, numbe
   return summary;
 }
 
-/** 0 when every applicable MUST rule passed; warnings fail only under --strict (PROTOCOL.md §2). */
-export function outcomeOf(summary: Record<Status, number>, strict: boolean): Outcome {
+/**
+ * MUST rules that no failure decided and that some check left open (skipped by the deadline or an
+ * interruption, or error): one of those checks might have failed, so the run cannot be called a pass.
+ */
+export function undecidedRules(results: readonly CheckResult[]): string[] {
+  const open = new Set(results.filter((r) => r.status === 'skipped' || r.status === 'error').map((r) => r.rule));
+  for (const r of results) if (r.status === 'fail') open.delete(r.rule);
+  return RULES.filter((rule) => rule.severity === 'MUST' && open.has(rule.id)).map((rule) => rule.id);
+}
+
+/**
+ * 0 when every applicable MUST rule passed; warnings fail only under --strict (PROTOCOL.md §2). A failure
+ * wins; then anything undecided (an error, a MUST rule not decided) makes it `error`, never a pass.
+ */
+export function outcomeOf(results: readonly CheckResult[], strict: boolean): Outcome {
+  const summary = summarize(results);
   if (summary.fail > 0 || (strict && summary.warn > 0)) return 'fail';
-  if (summary.error > 0 || summary.pass + summary.warn === 0) return 'error';
+  if (summary.error > 0 || summary.pass + summary.warn === 0 || undecidedRules(results).length > 0) return 'error';
   return 'pass';
 }

@@ -1,9 +1,10 @@
 // Runs checks: capabilities decide what applies, a bounded pool runs the rest with a per-check timeout
 // and a whole-run deadline, and every outcome becomes a CheckResult with its redacted evidence.
 // `error` (the kit could not decide) is never a pass; a SHOULD rule's failure is a `warn`.
-import { TransportError, type OperatorClient } from '../client/operator-client.ts';
+import { OperatorClient, TransportError } from '../client/operator-client.ts';
 import { DriverError } from '../client/driver-client.ts';
 import { findRule } from '../rules.ts';
+import { stopMessage } from '../lifecycle.ts';
 import type { Oracle } from '../oracle/oracle.ts';
 import { CheckStop, type Capability, type Check, type CheckContext, type CheckSettings, type Verdict } from './check.ts';
 import type { Population } from './population.ts';
@@ -12,8 +13,11 @@ import type { AnswerLedger } from './ledger.ts';
 import type { Redactor } from './redact.ts';
 import type { CheckResult } from './result.ts';
 
-/** How a session gives each check its context, and reads the check's evidence once it is done. */
-export type ContextFactory<C> = (check: Check<C>) => { ctx: C; evidence(): CheckResult['evidence'] };
+/**
+ * How a session gives each check its context, and reads the check's evidence once it is done. `signal` is
+ * the check's own: aborted when it times out or the run stops, after which its clients send nothing more.
+ */
+export type ContextFactory<C> = (check: Check<C>, signal: AbortSignal) => { ctx: C; evidence(): CheckResult['evidence'] };
 
 export interface RunPlan<C = CheckContext> {
   checks: readonly Check<C>[];
@@ -23,6 +27,7 @@ export interface RunPlan<C = CheckContext> {
   checkTimeoutMs: number;
   /** Absolute time (ms) after which no check starts; the rest are skipped. */
   deadlineMs: number;
+  /** The run's stop (deadline, SIGINT, SIGTERM): checks not finished by then are skipped. */
   signal?: AbortSignal;
   onResult?: (result: CheckResult) => void;
 }
@@ -40,10 +45,13 @@ export function operatorContexts(shared: {
   settings: CheckSettings;
   replayPaths?: ReadonlyMap<string, string>;
 }): ContextFactory<CheckContext> {
-  return (check) => {
+  return (check, signal) => {
     const book = { book: shared.ledger, check: check.id };
-    const api = new RecordingApi(shared.client, shared.redactor, book);
-    const optoutApi = shared.optoutClient ? new RecordingApi(shared.optoutClient, shared.redactor, book) : undefined;
+    // Clients of this check alone carry its signal: a stop aborts what is under way, also in clients the
+    // check derives from `ctx.api.options`.
+    const own = (client: OperatorClient) => new OperatorClient({ ...client.options, signal });
+    const api = new RecordingApi(own(shared.client), shared.redactor, book, signal);
+    const optoutApi = shared.optoutClient ? new RecordingApi(own(shared.optoutClient), shared.redactor, book, signal) : undefined;
     const ctx: CheckContext = {
       api,
       optoutApi,
@@ -89,21 +97,24 @@ function result<C>(check: Check<C>, verdict: Verdict, durationMs: number, eviden
 async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult> {
   const missing = check.needs.find((need) => !plan.capabilities.has(need));
   if (missing) return result(check, { status: 'not_applicable', message: CAPABILITY_REASON[missing] }, 0, []);
-  const { ctx, evidence } = plan.contextFor(check);
+  // The check's own stop: its timeout, or the run's stop. Either cancels it: its clients refuse new requests.
+  const timedOut = new AbortController();
+  const signal = plan.signal ? AbortSignal.any([plan.signal, timedOut.signal]) : timedOut.signal;
+  const { ctx, evidence } = plan.contextFor(check, signal);
   const started = performance.now();
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CheckStop({ status: 'error', message: `the check did not finish within ${plan.checkTimeoutMs} ms` })), plan.checkTimeoutMs);
-  });
+  const timer = setTimeout(() => timedOut.abort(new CheckStop({ status: 'error', message: `the check did not finish within ${plan.checkTimeoutMs} ms` })), plan.checkTimeoutMs);
+  const stopped = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
   let verdict: Verdict;
   try {
-    verdict = { status: 'pass', message: await Promise.race([check.run(ctx), timeout]) };
+    verdict = { status: 'pass', message: await Promise.race([check.run(ctx), stopped]) };
   } catch (e) {
-    if (e instanceof CheckStop) verdict = e.verdict;
+    if (plan.signal?.aborted && e === plan.signal.reason) verdict = { status: 'skipped', message: `${stopMessage(plan.signal)} before this check finished` };
+    else if (e instanceof CheckStop) verdict = e.verdict;
     else if (e instanceof TransportError || e instanceof DriverError) verdict = { status: 'error', message: e.message };
     else verdict = { status: 'error', message: `the kit failed inside the check: ${(e as Error).message}` };
   } finally {
     clearTimeout(timer);
+    timedOut.abort(); // whatever the check still has under way sends nothing more
   }
   return result(check, verdict, performance.now() - started, evidence());
 }
@@ -114,24 +125,29 @@ async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult
  */
 export async function runChecks<C>(plan: RunPlan<C>): Promise<CheckResult[]> {
   const results = new Map<Check<C>, CheckResult>();
-  const skip = (check: Check<C>, message: string): CheckResult => result(check, { status: 'skipped', message }, 0, []);
-  const interrupted = new Promise<void>((resolve) => plan.signal?.addEventListener('abort', () => resolve(), { once: true }));
   const runPool = async (checks: readonly Check<C>[]) => {
     let next = 0;
     const worker = async () => {
       while (next < checks.length && !plan.signal?.aborted) {
         const check = checks[next++]!;
-        const outcome = Date.now() > plan.deadlineMs ? skip(check, 'the run deadline passed before this check started') : await runOne(check, plan);
+        const outcome = Date.now() > plan.deadlineMs ? skipped(check, 'the run deadline passed before this check started') : await runOne(check, plan);
         results.set(check, outcome);
         plan.onResult?.(outcome);
       }
     };
     await Promise.all(Array.from({ length: Math.max(1, plan.concurrency) }, worker));
   };
-  const phases = async () => {
-    await runPool(plan.checks.filter((c) => !c.last));
-    await runPool(plan.checks.filter((c) => c.last));
-  };
-  await Promise.race([phases(), interrupted]);
-  return plan.checks.map((check) => results.get(check) ?? skip(check, 'the run was interrupted before this check finished'));
+  // A running check ends at the run's stop (its own race), so the pools end with it.
+  await runPool(plan.checks.filter((c) => !c.last));
+  await runPool(plan.checks.filter((c) => c.last));
+  return plan.checks.map((check) => results.get(check) ?? skipped(check, `${stopMessage(plan.signal)} before this check ran`));
+}
+
+function skipped<C>(check: Check<C>, message: string): CheckResult {
+  return result(check, { status: 'skipped', message }, 0, []);
+}
+
+/** The checks of a session that stopped before running them (preflight or preparation cut short). */
+export function skipChecks<C>(checks: readonly Check<C>[], message: string): CheckResult[] {
+  return checks.map((check) => skipped(check, message));
 }

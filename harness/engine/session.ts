@@ -50,10 +50,11 @@ export interface SessionOutcome {
 }
 
 export async function runOperatorSession(target: OperatorTarget, options: SessionOptions): Promise<SessionOutcome> {
-  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs, cstgOrigin: target.cstg?.origin });
+  const { signal } = options;
+  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal });
   const optoutClient =
     target.optoutApiKey && target.optoutClientSecret && !target.production
-      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, timeoutMs: options.requestTimeoutMs })
+      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, timeoutMs: options.requestTimeoutMs, signal })
       : undefined;
   const capabilities = new Set<Capability>();
   if (optoutClient) capabilities.add('optout');
@@ -64,17 +65,17 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
   const redactor = new Redactor(options.scrubber);
   redactor.scrubber.addCredentials(target);
   const ledger = new AnswerLedger();
-  const prepareApi = new RecordingApi(client, redactor, { book: ledger, check: 'preparation' });
+  const prepareApi = new RecordingApi(client, redactor, { book: ledger, check: 'preparation' }, signal);
   const population = await Population.prepare({
     api: prepareApi,
-    optoutApi: optoutClient && new RecordingApi(optoutClient, redactor, { book: ledger, check: 'preparation' }),
+    optoutApi: optoutClient && new RecordingApi(optoutClient, redactor, { book: ledger, check: 'preparation' }, signal),
     oracle,
     identities: new SyntheticIdentities(),
     synthetic: capabilities.has('synthetic'),
     propagationTimeoutMs: options.settings.propagationTimeoutMs,
     pollIntervalMs: options.settings.pollIntervalMs,
     progress: options.progress,
-    signal: options.signal,
+    signal,
   });
   const results = await runChecks({
     checks: options.checks,
@@ -83,7 +84,7 @@ export async function runOperatorSession(target: OperatorTarget, options: Sessio
     concurrency: options.concurrency,
     checkTimeoutMs: options.checkTimeoutMs,
     deadlineMs: options.deadlineMs,
-    signal: options.signal,
+    signal,
     onResult: options.onResult,
   });
   // Disagreements measured by the checks too (fresh opt-outs of the model checks), not only during the wait.
