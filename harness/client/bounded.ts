@@ -1,0 +1,77 @@
+// What the kit accepts from a target it does not trust, shared by the operator client, the driver client,
+// the webhook and the envelope checks: a total time budget per request (connect, headers and the whole
+// body), a byte cap per body, a nesting limit per JSON answer, and the paths joined under the target's own.
+import type { Dispatcher } from 'undici';
+
+/** Deeper JSON is garbage: no UID2 or driver answer nests beyond a few levels, and walks recurse. */
+export const MAX_JSON_DEPTH = 64;
+
+/** A signal that fires after `budgetMs` or when `outer` fires, whichever comes first. */
+export function budgetSignal(budgetMs: number, outer?: AbortSignal): AbortSignal {
+  const budget = AbortSignal.timeout(budgetMs);
+  return outer ? AbortSignal.any([budget, outer]) : budget;
+}
+
+/** The whole body, or undefined when it is (or is declared) larger than `maxBytes`: never read past the cap. */
+export async function readCapped(body: Dispatcher.ResponseData['body'], maxBytes: number, declaredLength: number): Promise<Buffer | undefined> {
+  if (declaredLength > maxBytes) {
+    body.destroy();
+    return undefined;
+  }
+  // A declared length within the cap is read in one go: async iteration costs more than the crypto here.
+  if (declaredLength > 0) return Buffer.from(await body.arrayBuffer());
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += (chunk as Buffer).length;
+    if (size > maxBytes) {
+      body.destroy();
+      return undefined;
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** The Content-Length an answer declares (0 when absent). */
+export function declaredLength(headers: Dispatcher.ResponseData['headers']): number {
+  return Number(headers['content-length'] ?? 0) || 0;
+}
+
+/** True when a parsed JSON value nests deeper than `maxDepth` (walked without recursion). */
+export function tooDeep(value: unknown, maxDepth = MAX_JSON_DEPTH): boolean {
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (node === null || typeof node !== 'object') continue;
+    if (depth >= maxDepth) return true;
+    for (const child of Array.isArray(node) ? node : Object.values(node)) {
+      if (child !== null && typeof child === 'object') stack.push([child, depth + 1]);
+    }
+  }
+  return false;
+}
+
+/** JSON text to a value, or undefined when it does not parse or nests too deep. */
+export function parseBoundedJson(text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  return tooDeep(value) ? undefined : value;
+}
+
+/** `path` under the base URL's own path: `https://host/uid2` + `/v2/token/generate` → `https://host/uid2/v2/token/generate`. */
+export function endpointUrl(baseUrl: string, path: string): URL {
+  return new URL(path.replace(/^\/+/, ''), baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
+}
+
+/** How a failed undici call reads: the outer signal (run deadline, Ctrl-C), the budget, or no connection. */
+export function failureOf(error: unknown, budget: AbortSignal, outer?: AbortSignal): { reason: 'aborted' | 'timeout' | 'unreachable'; detail: string } {
+  const e = error as Error & { code?: string };
+  if (outer?.aborted) return { reason: 'aborted', detail: 'the run stopped it' };
+  if (budget.aborted || /TIMEOUT/.test(e.code ?? '')) return { reason: 'timeout', detail: e.code ?? e.name };
+  return { reason: 'unreachable', detail: e.code ?? e.message };
+}
