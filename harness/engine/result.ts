@@ -1,5 +1,6 @@
 // The shapes every check produces and every reporter consumes (PROTOCOL.md §2).
 import type { Role } from '../rules.ts';
+import type { TransportStats } from '../client/operator-client.ts';
 
 export type Status = 'pass' | 'fail' | 'warn' | 'error' | 'skipped' | 'not_applicable';
 export type Outcome = 'pass' | 'fail' | 'error' | 'interrupted';
@@ -49,6 +50,8 @@ export interface RunResult {
   };
   /** What the target offered: optout, cstg, synthetic. */
   capabilities?: string[];
+  /** What the kit met on the wire to the operator under test (retries, throttling, outages). */
+  transport?: TransportStats;
   results: CheckResult[];
 }
 

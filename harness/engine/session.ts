@@ -1,6 +1,6 @@
 // One operator conformance session: clients, capabilities, the oracle, the population of the run, then
 // the checks. Used by `run`, `calibrate`, `replay` and the kit's own tests alike.
-import { OperatorClient } from '../client/operator-client.ts';
+import { OperatorClient, type TransportStats } from '../client/operator-client.ts';
 import type { Progress } from '../progress.ts';
 import { Oracle } from '../oracle/oracle.ts';
 import type { Capability, Check, CheckSettings } from './check.ts';
@@ -32,6 +32,8 @@ export interface SessionOptions {
   /** Absolute time (ms) after which no check starts. */
   deadlineMs: number;
   signal?: AbortSignal;
+  /** Counters the session's clients add to (the report's `transport`). */
+  transport?: TransportStats;
   replayPaths?: ReadonlyMap<string, string>;
   progress?: Progress;
   onResult?: (result: CheckResult) => void;
@@ -46,10 +48,11 @@ export interface SessionOutcome {
 }
 
 export async function runOperatorSession(target: OperatorTarget, options: SessionOptions): Promise<SessionOutcome> {
-  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs });
+  const wire = { timeoutMs: options.requestTimeoutMs, signal: options.signal, transport: options.transport };
+  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, ...wire });
   const optoutClient =
     target.optoutApiKey && target.optoutClientSecret && !target.production
-      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, timeoutMs: options.requestTimeoutMs })
+      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, ...wire })
       : undefined;
   const capabilities = new Set<Capability>();
   if (optoutClient) capabilities.add('optout');
