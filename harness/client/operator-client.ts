@@ -4,6 +4,7 @@
 // stopped by the run, or throttling and 5xx that persisted through the retries).
 import { request } from 'undici';
 import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopeError, openBareResponse, openResponse, sealRequest } from '../wire/envelope.ts';
 import { gcmEncrypt } from '../wire/gcm.ts';
@@ -103,6 +104,8 @@ export class OperatorClient {
 
   constructor(readonly options: ClientOptions) {
     this.secret = options.clientSecret === undefined ? undefined : Buffer.from(options.clientSecret, 'base64');
+    // Every request in flight and every wait between retries listens to the run's one signal.
+    if (options.signal) setMaxListeners(0, options.signal);
   }
 
   generate(input: DiiInput & { optout_check?: number }): Promise<Exchange> {

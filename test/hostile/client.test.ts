@@ -66,6 +66,7 @@ describe('caps on what is read', () => {
     const huge = await hostile('huge');
     expect(await reasonOf(generate(clientOf(huge.url, { timeoutMs: 10_000 })))).toBe('too_large');
     expect(await reasonOf(new DriverClient({ baseUrl: huge.url, timeoutMs: 10_000 }).roles())).toBe('too_large');
+    expect(huge.hugeSentInFull).toBe(0);
     // The webhook judges the status alone and reads no more than a little of the body.
     expect(await new Webhook(`${huge.url}/hook?u={uid2}`, { method: 'GET', timeoutMs: 10_000 }).call('x', 0)).toMatchObject({ http: 200 });
   });

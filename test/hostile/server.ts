@@ -40,6 +40,8 @@ export interface HostileServer {
   url: string;
   /** Requests received so far. */
   readonly requests: number;
+  /** 20 MB bodies sent to the end (a client that caps what it reads hangs up long before). */
+  readonly hugeSentInFull: number;
   close(): Promise<void>;
 }
 
@@ -49,11 +51,12 @@ const deepJson = () => '['.repeat(DEEP_LEVELS) + ']'.repeat(DEEP_LEVELS);
 
 export async function startHostile(mode: HostileMode, options: { upstream?: string; secret?: string } = {}): Promise<HostileServer> {
   let requests = 0;
+  const huge = { sentInFull: 0 };
   const sockets = new Set<Socket>();
   const timers = new Set<NodeJS.Timeout>();
   const server = createServer((req, res) => {
     requests += 1;
-    void answer(mode, requests, req, res, options, timers).catch(() => res.destroy());
+    void answer(mode, requests, req, res, options, timers, huge).catch(() => res.destroy());
   });
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -66,6 +69,9 @@ export async function startHostile(mode: HostileMode, options: { upstream?: stri
     get requests() {
       return requests;
     },
+    get hugeSentInFull() {
+      return huge.sentInFull;
+    },
     close: async () => {
       for (const timer of timers) clearInterval(timer);
       for (const socket of sockets) socket.destroy();
@@ -74,7 +80,7 @@ export async function startHostile(mode: HostileMode, options: { upstream?: stri
   };
 }
 
-async function answer(mode: HostileMode, n: number, req: IncomingMessage, res: ServerResponse, options: { upstream?: string; secret?: string }, timers: Set<NodeJS.Timeout>): Promise<void> {
+async function answer(mode: HostileMode, n: number, req: IncomingMessage, res: ServerResponse, options: { upstream?: string; secret?: string }, timers: Set<NodeJS.Timeout>, huge: { sentInFull: number }): Promise<void> {
   const body = await readAll(req);
   switch (mode) {
     case 'hang':
@@ -91,11 +97,11 @@ async function answer(mode: HostileMode, n: number, req: IncomingMessage, res: S
       req.socket.destroy();
       return;
     case 'huge':
-      return streamHuge(res, 200);
+      return streamHuge(res, 200, huge);
     case 'huge-errors': {
       const upstream = await forward(req, body, options.upstream!);
       if (upstream.status === 200) return send(res, upstream);
-      return streamHuge(res, upstream.status);
+      return streamHuge(res, upstream.status, huge);
     }
     case 'deep':
       res.writeHead(req.method === 'GET' ? 200 : 400, { 'content-type': 'application/json' });
@@ -146,13 +152,14 @@ async function readAll(req: IncomingMessage): Promise<Buffer> {
 }
 
 /** 20 MB in 64 KiB chunks, honouring backpressure; stops when the client goes away. */
-async function streamHuge(res: ServerResponse, status: number): Promise<void> {
+async function streamHuge(res: ServerResponse, status: number, huge: { sentInFull: number }): Promise<void> {
   res.writeHead(status, { 'content-type': 'application/json' });
   const chunk = Buffer.alloc(64 << 10, 0x20);
-  for (let sent = 0; sent < HUGE_BYTES && !res.destroyed; sent += chunk.length) {
+  for (let sent = 0; sent < HUGE_BYTES; sent += chunk.length) {
+    if (res.destroyed) return;
     if (!res.write(chunk)) await new Promise((resolve) => res.once('drain', resolve).once('close', resolve));
   }
-  res.end();
+  res.end(() => (huge.sentInFull += 1));
 }
 
 interface Upstream {
