@@ -10,15 +10,11 @@ import { Webhook } from '../../harness/engine/webhook.ts';
 import { RecordingApi } from '../../harness/engine/recording.ts';
 import { Redactor } from '../../harness/engine/redact.ts';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
-import { startHostile, type HostileMode, type HostileServer } from './server.ts';
+import { hostilePool, type HostileMode } from './server.ts';
 
 let op: RunningOperator;
-const servers: HostileServer[] = [];
-const hostile = async (mode: HostileMode) => {
-  const server = await startHostile(mode, { upstream: op.url, secret: op.credentials.clientSecret });
-  servers.push(server);
-  return server;
-};
+const pool = hostilePool(() => ({ url: op.url, clientSecret: op.credentials.clientSecret }));
+const hostile = (mode: HostileMode) => pool.start(mode);
 const clientOf = (baseUrl: string, extra: Partial<ConstructorParameters<typeof OperatorClient>[0]> = {}) =>
   new OperatorClient({ baseUrl, apiKey: op.credentials.apiKey, clientSecret: op.credentials.clientSecret, timeoutMs: 1000, ...extra });
 const generate = (client: OperatorClient) => client.generate({ email: 'validate@example.com', optout_check: 1 });
@@ -31,7 +27,7 @@ beforeAll(async () => {
   op = await startOperator();
 });
 afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
+  await pool.closeAll();
   await op.close();
 });
 

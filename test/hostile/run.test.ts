@@ -10,24 +10,20 @@ import { TargetError, UsageError } from '../../harness/config.ts';
 import type { RunResult } from '../../harness/engine/result.ts';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
 import { OPERATOR_CHECKS } from '../../suites/operator/index.ts';
-import { startHostile, type HostileMode, type HostileServer } from './server.ts';
+import { hostilePool, type HostileMode } from './server.ts';
 
 const KIT = { name: 'uid2-conformance', version: 'test' };
 let op: RunningOperator;
 let out: string;
-const servers: HostileServer[] = [];
-const hostile = async (mode: HostileMode) => {
-  const server = await startHostile(mode, { upstream: op.url, secret: op.credentials.clientSecret });
-  servers.push(server);
-  return server;
-};
+const pool = hostilePool(() => ({ url: op.url, clientSecret: op.credentials.clientSecret }));
+const hostile = (mode: HostileMode) => pool.start(mode);
 
 beforeAll(async () => {
   op = await startOperator();
   out = mkdtempSync(join(tmpdir(), 'uid2-hostile-'));
 });
 afterAll(async () => {
-  await Promise.all(servers.map((s) => s.close()));
+  await pool.closeAll();
   await op.close();
   rmSync(out, { recursive: true, force: true });
 });

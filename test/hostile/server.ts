@@ -49,6 +49,20 @@ export const HUGE_BYTES = 20 << 20;
 export const DEEP_LEVELS = 100_000;
 const deepJson = () => '['.repeat(DEEP_LEVELS) + ']'.repeat(DEEP_LEVELS);
 
+/** Starts hostile servers in front of one upstream operator and closes them all at the end. */
+export function hostilePool(upstream: () => { url: string; clientSecret: string }) {
+  const servers: HostileServer[] = [];
+  return {
+    async start(mode: HostileMode): Promise<HostileServer> {
+      const { url, clientSecret } = upstream();
+      const server = await startHostile(mode, { upstream: url, secret: clientSecret });
+      servers.push(server);
+      return server;
+    },
+    closeAll: () => Promise.all(servers.map((s) => s.close())),
+  };
+}
+
 export async function startHostile(mode: HostileMode, options: { upstream?: string; secret?: string } = {}): Promise<HostileServer> {
   let requests = 0;
   const huge = { sentInFull: 0 };
@@ -104,45 +118,34 @@ async function answer(mode: HostileMode, n: number, req: IncomingMessage, res: S
       return streamHuge(res, upstream.status, huge);
     }
     case 'deep':
-      res.writeHead(req.method === 'GET' ? 200 : 400, { 'content-type': 'application/json' });
-      res.end(deepJson());
-      return;
+      return reply(res, req.method === 'GET' ? 200 : 400, { 'content-type': 'application/json' }, deepJson());
     case 'html-500':
-      res.writeHead(500, { 'content-type': 'text/html' });
-      res.end('<html><head><title>500 Internal Server Error</title></head><body><center><h1>500 Internal Server Error</h1></center><hr><center>nginx</center></body></html>');
-      return;
+      return reply(res, 500, HTML, '<html><head><title>500 Internal Server Error</title></head><body><center><h1>500 Internal Server Error</h1></center><hr><center>nginx</center></body></html>');
     case 'redirect':
-      res.writeHead(302, { location: 'http://127.0.0.1:9/elsewhere' });
-      res.end();
-      return;
+      return reply(res, 302, { location: 'http://127.0.0.1:9/elsewhere' });
     case 'not-base64':
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end('<<< this is not base64 >>>');
-      return;
+      return reply(res, 200, TEXT, '<<< this is not base64 >>>');
     case 'wrong-nonce':
-      res.writeHead(200, { 'content-type': 'text/plain' });
-      res.end(sealResponse(Buffer.from(options.secret!, 'base64'), randomBytes(8), { status: 'success', body: {} }).toString('base64'));
-      return;
+      return reply(res, 200, TEXT, sealResponse(Buffer.from(options.secret!, 'base64'), randomBytes(8), { status: 'success', body: {} }).toString('base64'));
     case 'flaky-503':
     case 'flaky-429':
-      if (n % 2 === 0) {
-        res.writeHead(mode === 'flaky-503' ? 503 : 429, mode === 'flaky-429' ? { 'retry-after': '1' } : { 'content-type': 'text/html' });
-        res.end(mode === 'flaky-503' ? '<html><body>503 Service Temporarily Unavailable</body></html>' : undefined);
-        return;
-      }
-      return proxy(req, body, res, options.upstream!);
+      if (n % 2 === 1) return proxy(req, body, res, options.upstream!);
+      return mode === 'flaky-503' ? reply(res, 503, HTML, UNAVAILABLE) : reply(res, 429, { 'retry-after': '1' });
     case 'down-503':
-      res.writeHead(503, { 'content-type': 'text/html' });
-      res.end('<html><body>503 Service Temporarily Unavailable</body></html>');
-      return;
+      return reply(res, 503, HTML, UNAVAILABLE);
     case 'prefix':
-      if (!req.url?.startsWith('/uid2/')) {
-        res.writeHead(404, { 'content-type': 'text/plain' });
-        res.end('not here');
-        return;
-      }
+      if (!req.url?.startsWith('/uid2/')) return reply(res, 404, TEXT, 'not here');
       return proxy(req, body, res, options.upstream!, req.url.slice('/uid2'.length));
   }
+}
+
+const HTML = { 'content-type': 'text/html' };
+const TEXT = { 'content-type': 'text/plain' };
+const UNAVAILABLE = '<html><body>503 Service Temporarily Unavailable</body></html>';
+
+function reply(res: ServerResponse, status: number, headers: Record<string, string>, body?: string): void {
+  res.writeHead(status, headers);
+  res.end(body);
 }
 
 async function readAll(req: IncomingMessage): Promise<Buffer> {
