@@ -210,10 +210,11 @@ export class Population {
     while (pending.size > 0 && Date.now() <= deadline && !options.signal?.aborted) {
       await Promise.all(
         [...pending].map(async (subject) => {
+          const sent = Date.now();
           if (await this.looksOptedOut(api, subject)) {
             oracle.observedOut(subject.person, Date.now());
             pending.delete(subject);
-          }
+          } else oracle.observedIn(subject.person, sent);
         }),
       );
       if (pending.size === 0) break;

@@ -26,6 +26,8 @@ interface Registration {
   ackMs: number;
   /** When an endpoint first reported the person opted out (the measured propagation). */
   firstSeenMs?: number;
+  /** The latest time a poll, sent then or later, still found the person opted in (ms). */
+  lastInMs?: number;
 }
 
 export class Oracle {
@@ -57,6 +59,12 @@ export class Oracle {
     if (r && r.firstSeenMs === undefined) r.firstSeenMs = atMs;
   }
 
+  /** Records that a poll sent at `sentMs` still found the person opted in. */
+  observedIn(person: PersonKey, sentMs: number): void {
+    const r = this.registrations.get(person);
+    if (r && r.firstSeenMs === undefined) r.lastInMs = Math.max(r.lastInMs ?? 0, sentMs);
+  }
+
   registration(person: PersonKey): Readonly<Registration> | undefined {
     return this.registrations.get(person);
   }
@@ -85,6 +93,22 @@ export class Oracle {
 
   personOf(uid: string): PersonKey | undefined {
     return this.personOfUid.get(uid);
+  }
+
+  /**
+   * Registered opt-outs first seen (or never seen) later than `boundMs` after their acknowledgement; `proven`
+   * counts those a poll sent after the bound still found opted in. The others were late only as far as the
+   * kit could see (its polls were late: slow answers, retries through a flaky gateway).
+   */
+  lateness(boundMs: number): { late: number; proven: number } {
+    let late = 0;
+    let proven = 0;
+    for (const r of this.registrations.values()) {
+      if (r.firstSeenMs !== undefined && r.firstSeenMs - r.ackMs <= boundMs) continue;
+      late += 1;
+      if (r.lastInMs !== undefined && r.lastInMs - r.ackMs > boundMs) proven += 1;
+    }
+    return { late, proven };
   }
 
   /** Measured latencies (ms from acknowledgement to first observation) of every registered opt-out. */

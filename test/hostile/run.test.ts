@@ -97,10 +97,12 @@ describe('caps on what the checks read', () => {
 describe('a flaky gateway in front of a conformant operator', () => {
   it('503 on every other request: no check fails, the retries are counted in the report', async () => {
     const flaky = await hostile('flaky-503');
-    const code = await runCommand(options(flaky.url, 'flaky', { timeout: '10s' }), KIT, only('envelope.', 'gen.', 'map.'));
+    await runCommand(options(flaky.url, 'flaky', { timeout: '10s' }), KIT, only('envelope.', 'gen.', 'map.', 'propagation.'));
     const report = reportOf('flaky');
-    expect(report.summary).toMatchObject({ fail: 0, error: 0 });
-    expect(code).toBe(0);
+    expect(report.summary.fail).toBe(0);
+    // Retries can make the kit's polls late against the short 2 s bound: that is undecided, never a failure.
+    const undecided = report.results.filter((r) => r.status !== 'pass');
+    for (const r of undecided) expect(r).toMatchObject({ check: 'propagation.within-bound', status: 'error', message: expect.stringMatching(/cannot tell/) });
     expect(report.transport!.server_errors).toBeGreaterThan(0);
     expect(report.transport).toMatchObject({ retried: report.transport!.server_errors, gave_up: 0 });
   });
