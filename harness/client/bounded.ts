@@ -6,10 +6,40 @@ import type { Dispatcher } from 'undici';
 /** Deeper JSON is garbage: no UID2 or driver answer nests beyond a few levels, and walks recurse. */
 export const MAX_JSON_DEPTH = 64;
 
-/** A signal that fires after `budgetMs` or when `outer` fires, whichever comes first. */
-export function budgetSignal(budgetMs: number, outer?: AbortSignal): AbortSignal {
-  const budget = AbortSignal.timeout(budgetMs);
-  return outer ? AbortSignal.any([budget, outer]) : budget;
+/**
+ * A request's total time budget: `signal` fires after `budgetMs` or when `outer` fires, whichever comes
+ * first. `done()` ends it (timer and listener go at once: thousands of requests a second leave nothing behind).
+ */
+export class Budget {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly onOuter = () => this.controller.abort();
+
+  constructor(
+    readonly budgetMs: number,
+    private readonly outer?: AbortSignal,
+  ) {
+    this.timer = setTimeout(this.onOuter, budgetMs);
+    if (outer?.aborted) this.controller.abort();
+    else outer?.addEventListener('abort', this.onOuter, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  done(): void {
+    clearTimeout(this.timer);
+    this.outer?.removeEventListener('abort', this.onOuter);
+  }
+
+  /** How a failed undici call under this budget reads: the outer signal (run deadline, Ctrl-C), the budget, or no connection. */
+  failure(error: unknown): { reason: 'aborted' | 'timeout' | 'unreachable'; detail: string } {
+    const e = error as Error & { code?: string };
+    if (this.outer?.aborted) return { reason: 'aborted', detail: 'the run stopped it' };
+    if (this.signal.aborted || /TIMEOUT/.test(e.code ?? '')) return { reason: 'timeout', detail: e.code ?? e.name };
+    return { reason: 'unreachable', detail: e.code ?? e.message };
+  }
 }
 
 /** The whole body, or undefined when it is (or is declared) larger than `maxBytes`: never read past the cap. */
@@ -66,12 +96,4 @@ export function parseBoundedJson(text: string): unknown {
 /** `path` under the base URL's own path: `https://host/uid2` + `/v2/token/generate` → `https://host/uid2/v2/token/generate`. */
 export function endpointUrl(baseUrl: string, path: string): URL {
   return new URL(path.replace(/^\/+/, ''), baseUrl.endsWith('/') ? baseUrl : `${baseUrl}/`);
-}
-
-/** How a failed undici call reads: the outer signal (run deadline, Ctrl-C), the budget, or no connection. */
-export function failureOf(error: unknown, budget: AbortSignal, outer?: AbortSignal): { reason: 'aborted' | 'timeout' | 'unreachable'; detail: string } {
-  const e = error as Error & { code?: string };
-  if (outer?.aborted) return { reason: 'aborted', detail: 'the run stopped it' };
-  if (budget.aborted || /TIMEOUT/.test(e.code ?? '')) return { reason: 'timeout', detail: e.code ?? e.name };
-  return { reason: 'unreachable', detail: e.code ?? e.message };
 }

@@ -2,7 +2,7 @@
 // a driver that is down, times out, answers an HTTP error or garbage raises DriverError, which the engine
 // turns into an `error` result (the kit could not decide), never a pass or a fail.
 import { request } from 'undici';
-import { budgetSignal, declaredLength, endpointUrl, failureOf, parseBoundedJson, readCapped } from './bounded.ts';
+import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped } from './bounded.ts';
 import { validateDriverMessage, type DriverMessage } from '../engine/schemas.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import { PARTICIPANT_ROLES } from '../participants/role.ts';
@@ -74,7 +74,7 @@ export class DriverClient {
   /** One driver call; the answer must match its definition in schemas/driver.schema.json. */
   private async call(method: 'GET' | 'POST', path: string, body: unknown, answer: DriverMessage): Promise<unknown> {
     const where = `${method} ${this.base}${path}`;
-    const budget = budgetSignal(this.options.timeoutMs, this.options.signal);
+    const budget = new Budget(this.options.timeoutMs, this.options.signal);
     let response;
     let bytes: Buffer | undefined;
     try {
@@ -82,14 +82,16 @@ export class DriverClient {
         method,
         headers: { 'content-type': 'application/json' },
         body: method === 'POST' ? JSON.stringify(body) : undefined,
-        signal: budget,
+        signal: budget.signal,
       });
       bytes = await readCapped(response.body, MAX_DRIVER_BODY, declaredLength(response.headers));
     } catch (e) {
-      const { reason, detail } = failureOf(e, budget, this.options.signal);
+      const { reason, detail } = budget.failure(e);
       if (reason === 'timeout') throw new DriverError('timeout', `${where} did not answer within ${this.options.timeoutMs} ms`);
       if (reason === 'aborted') throw new DriverError('aborted', `${where}: ${detail}`);
       throw new DriverError('unreachable', `${where} is unreachable (${detail})`);
+    } finally {
+      budget.done();
     }
     if (bytes === undefined) throw new DriverError('too_large', `${where} answered more than ${MAX_DRIVER_BODY} bytes`);
     if (response.statusCode !== 200) throw new DriverError('http', `${where} answered HTTP ${response.statusCode}`);

@@ -8,7 +8,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopeError, openBareResponse, openResponse, sealRequest } from '../wire/envelope.ts';
 import { gcmEncrypt } from '../wire/gcm.ts';
-import { budgetSignal, declaredLength, endpointUrl, failureOf, parseBoundedJson, readCapped, tooDeep, MAX_JSON_DEPTH } from './bounded.ts';
+import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped, tooDeep, MAX_JSON_DEPTH } from './bounded.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_RESPONSE_BYTES = 8 << 20;
@@ -270,22 +270,24 @@ export class OperatorClient {
   /** One request: the budget and the signal hold, the body is read up to the cap. */
   private async attempt(path: string, body: Buffer, headers: Record<string, string>, maxBytes: number): Promise<HttpAnswer> {
     const url = this.url(path);
-    const budget = budgetSignal(this.timeoutMs, this.options.signal);
+    const budget = new Budget(this.timeoutMs, this.options.signal);
     if (this.options.transport) this.options.transport.requests += 1;
     try {
       // undici's request rather than fetch: fetch refuses some ports outright ("bad port") and is slower.
       // It follows no redirect: a 3xx is an answer to judge.
-      const response = await request(url, { method: 'POST', body, headers, signal: budget });
+      const response = await request(url, { method: 'POST', body, headers, signal: budget.signal });
       const type = response.headers['content-type'];
       const answer: HttpAnswer = { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, maxBytes, declaredLength(response.headers)) };
       const retryAfter = response.headers['retry-after'];
       const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
       return retryAfterMs === undefined ? answer : { ...answer, retryAfterMs };
     } catch (e) {
-      const { reason, detail } = failureOf(e, budget, this.options.signal);
+      const { reason, detail } = budget.failure(e);
       if (reason === 'timeout') throw new TransportError('timeout', `${url.href} did not answer in full within ${this.timeoutMs} ms`);
       if (reason === 'aborted') throw new TransportError('aborted', `${url.href}: ${detail}`);
       throw new TransportError('unreachable', `${url.href} is unreachable (${detail})`);
+    } finally {
+      budget.done();
     }
   }
 

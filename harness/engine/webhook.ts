@@ -2,7 +2,7 @@
 // URL-encoded) and the opt-out time in Unix seconds fill the template's placeholders; no body; 200 and 204
 // are success. Each call's outcome is returned for the checks to judge (DSP-WEBHOOK-ACK).
 import { request } from 'undici';
-import { budgetSignal, failureOf } from '../client/bounded.ts';
+import { Budget } from '../client/bounded.ts';
 
 /** The most of a webhook's answer body the kit reads (and throws away): only the status counts. */
 export const MAX_WEBHOOK_BODY = 64 << 10;
@@ -29,15 +29,17 @@ export class Webhook {
 
   async call(rawUid2: string, optoutEpochSeconds: number): Promise<WebhookCall> {
     const started = performance.now();
-    const budget = budgetSignal(this.options.timeoutMs, this.options.signal);
+    const budget = new Budget(this.options.timeoutMs, this.options.signal);
     try {
-      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
+      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget.signal });
       // dump() reads at most the limit, then closes the connection: a huge or endless body costs nothing.
       await response.body.dump({ limit: MAX_WEBHOOK_BODY });
       return { http: response.statusCode, ms: Math.round(performance.now() - started) };
     } catch (e) {
-      const { reason, detail } = failureOf(e, budget, this.options.signal);
+      const { reason, detail } = budget.failure(e);
       return { http: 0, ms: Math.round(performance.now() - started), failure: reason === 'timeout' ? `no answer within ${this.options.timeoutMs} ms` : detail };
+    } finally {
+      budget.done();
     }
   }
 }
