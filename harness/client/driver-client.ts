@@ -82,7 +82,7 @@ export class DriverClient {
         method,
         headers: { 'content-type': 'application/json' },
         body: method === 'POST' ? JSON.stringify(body) : undefined,
-        signal: budget.signal,
+        signal: budget,
       });
       bytes = await readCapped(response.body, MAX_DRIVER_BODY, declaredLength(response.headers));
     } catch (e) {

@@ -275,7 +275,7 @@ export class OperatorClient {
     try {
       // undici's request rather than fetch: fetch refuses some ports outright ("bad port") and is slower.
       // It follows no redirect: a 3xx is an answer to judge.
-      const response = await request(url, { method: 'POST', body, headers, signal: budget.signal });
+      const response = await request(url, { method: 'POST', body, headers, signal: budget });
       const type = response.headers['content-type'];
       const answer: HttpAnswer = { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, maxBytes, declaredLength(response.headers)) };
       const retryAfter = response.headers['retry-after'];

@@ -31,7 +31,7 @@ export class Webhook {
     const started = performance.now();
     const budget = new Budget(this.options.timeoutMs, this.options.signal);
     try {
-      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget.signal });
+      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
       // dump() reads at most the limit, then closes the connection: a huge or endless body costs nothing.
       await response.body.dump({ limit: MAX_WEBHOOK_BODY });
       return { http: response.statusCode, ms: Math.round(performance.now() - started) };
