@@ -2,7 +2,7 @@
 // be tested at all, runs the operator suite, prints progress and a summary, writes the reports, and returns
 // the exit code of PROTOCOL.md §2.
 import { randomInt } from 'node:crypto';
-import { OperatorClient, TransportError } from './client/operator-client.ts';
+import { newTransportStats, OperatorClient, TransportError } from './client/operator-client.ts';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
 import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, undecidedRules, type CheckResult, type RunResult } from './engine/result.ts';
@@ -116,6 +116,8 @@ function parseTarget(url: string): URL {
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError('--target: use an http or https URL');
   // The URL goes into every report: credentials belong in --api-key and --client-secret, never in it.
   if (parsed.username || parsed.password) throw new UsageError('--target: no credentials in the URL; use --api-key and --client-secret');
+  // A query string (which can carry a token) would be printed into every report, and no endpoint takes one.
+  if (parsed.search || parsed.hash) throw new UsageError('--target: no query string or fragment in the URL; give the base URL only (its path is kept)');
   return parsed;
 }
 
@@ -125,7 +127,11 @@ export function positiveInteger(text: string, option: string): number {
   return n;
 }
 
-/** Can we test at all? An unreachable operator or refused credentials are exit 2, not a list of failures. */
+/**
+ * Can we test at all? Only a target that speaks UID2 v2 (a generate answered by an HTTP 200 that decrypts
+ * with our secret and echoes our nonce) is judged; anything else (unreachable, refused credentials, an
+ * error page, a redirect, garbage) is exit 2, not a list of failures.
+ */
 async function preflight(client: OperatorClient, cstg: OperatorTarget['cstg']): Promise<void> {
   const reach = async <T>(request: Promise<T>): Promise<T> => {
     try {
@@ -144,6 +150,10 @@ async function preflight(client: OperatorClient, cstg: OperatorTarget['cstg']): 
   if (answer.http === 200 && answer.envelopeError?.reason === 'auth_failed') {
     throw new TargetError('the operator answered with a different client secret: check --client-secret');
   }
+  const what = `HTTP ${answer.http}${answer.contentType ? ` (${answer.contentType.split(';')[0]})` : ''} on ${answer.path}`;
+  if (answer.http >= 300 && answer.http < 400) throw new TargetError(`the target answered a redirect (${what}), which the kit does not follow: give --target the operator's own base URL`);
+  if (answer.http !== 200) throw new TargetError(`the target does not speak UID2 v2: ${what} to a well-formed generate`);
+  if (answer.envelopeError) throw new TargetError(`the target does not speak UID2 v2: its ${what} is no answer to our request (${answer.envelopeError.reason}: ${answer.envelopeError.message})`);
   if (!cstg) return;
   // The operator checks the Origin of client-generate against the site's domains (UID2-SPEC §1.6).
   const request = client.clientGenerate({ serverPublicKey: cstg.publicKey, subscriptionId: cstg.subscriptionId, dii: { email_hash: base64Hash('validate@example.com') } }).catch((e: unknown) => {
@@ -306,8 +316,9 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       sessions.push(entry);
       targets.push(embedded ? 'embedded:simulated-operator' : target.url);
       if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
-      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal }), target.cstg);
-      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal, progress, onResult, scrubber }).catch((e: unknown) => {
+      const transport = (extras.transport = newTransportStats());
+      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal, transport }), target.cstg);
+      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal, transport, progress, onResult, scrubber }).catch((e: unknown) => {
         // A target that stops answering after preflight: could not test, with the reason, never a crash.
         throw e instanceof TransportError && !signal.aborted ? new TargetError(`the operator stopped answering during the run: ${e.message}`) : e;
       });

@@ -2,6 +2,7 @@
 // a driver that is down, times out, answers an HTTP error or garbage raises DriverError, which the engine
 // turns into an `error` result (the kit could not decide), never a pass or a fail.
 import { request } from 'undici';
+import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped } from './bounded.ts';
 import { validateDriverMessage, type DriverMessage } from '../engine/schemas.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import { PARTICIPANT_ROLES } from '../participants/role.ts';
@@ -10,7 +11,7 @@ export const MAX_DRIVER_BODY = 1 << 20;
 
 export class DriverError extends Error {
   constructor(
-    readonly reason: 'unreachable' | 'timeout' | 'http' | 'garbage' | 'too_large',
+    readonly reason: 'unreachable' | 'timeout' | 'aborted' | 'http' | 'garbage' | 'too_large',
     message: string,
   ) {
     super(message);
@@ -23,7 +24,7 @@ export type DriverIdentity = { email: string } | { phone: string };
 export class DriverClient {
   private readonly base: string;
 
-  /** `signal`: the run's stop; aborts calls under way and refuses new ones, throwing the signal's reason. */
+  /** `timeoutMs` is the total budget of one call (connecting, headers, whole body); `signal` aborts calls in flight. */
   constructor(readonly options: { baseUrl: string; timeoutMs: number; signal?: AbortSignal }) {
     this.base = options.baseUrl.replace(/\/$/, '');
   }
@@ -73,60 +74,32 @@ export class DriverClient {
   /** One driver call; the answer must match its definition in schemas/driver.schema.json. */
   private async call(method: 'GET' | 'POST', path: string, body: unknown, answer: DriverMessage): Promise<unknown> {
     const where = `${method} ${this.base}${path}`;
+    const budget = new Budget(this.options.timeoutMs, this.options.signal);
     let response;
+    let bytes: Buffer | undefined;
     try {
-      response = await request(`${this.base}${path}`, {
+      response = await request(endpointUrl(this.base, path), {
         method,
         headers: { 'content-type': 'application/json' },
         body: method === 'POST' ? JSON.stringify(body) : undefined,
-        headersTimeout: this.options.timeoutMs,
-        bodyTimeout: this.options.timeoutMs,
-        signal: this.options.signal,
+        signal: budget,
       });
+      bytes = await readCapped(response.body, MAX_DRIVER_BODY, declaredLength(response.headers));
     } catch (e) {
-      if (this.options.signal?.aborted) throw this.options.signal.reason;
-      const code = (e as { code?: string }).code ?? (e as Error).message;
-      if (/TIMEOUT/.test(code)) throw new DriverError('timeout', `${where} did not answer within ${this.options.timeoutMs} ms`);
-      throw new DriverError('unreachable', `${where} is unreachable (${code})`);
+      const { reason, detail } = budget.failure(e);
+      if (reason === 'timeout') throw new DriverError('timeout', `${where} did not answer within ${this.options.timeoutMs} ms`);
+      if (reason === 'aborted') throw new DriverError('aborted', `${where}: ${detail}`);
+      throw new DriverError('unreachable', `${where} is unreachable (${detail})`);
+    } finally {
+      budget.done();
     }
-    const declared = Number(response.headers['content-length'] ?? 0);
-    if (declared > MAX_DRIVER_BODY) {
-      response.body.destroy();
-      throw new DriverError('too_large', `${where} answered ${declared} bytes (limit ${MAX_DRIVER_BODY})`);
-    }
-    let text: string;
-    try {
-      text = await readCapped(response.body);
-    } catch (e) {
-      if (this.options.signal?.aborted) throw this.options.signal.reason;
-      if (e instanceof DriverError) throw new DriverError(e.reason, `${where}: ${e.message}`);
-      throw new DriverError('timeout', `${where} stopped sending its answer (${(e as { code?: string }).code ?? (e as Error).message})`);
-    }
+    if (bytes === undefined) throw new DriverError('too_large', `${where} answered more than ${MAX_DRIVER_BODY} bytes`);
     if (response.statusCode !== 200) throw new DriverError('http', `${where} answered HTTP ${response.statusCode}`);
-    let value: unknown;
-    try {
-      value = JSON.parse(text);
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new Error('not an object');
-    } catch {
-      throw new DriverError('garbage', `${where} answered something that is not a JSON object`);
-    }
+    const value = parseBoundedJson(bytes.toString('utf8'));
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new DriverError('garbage', `${where} answered something that is not a JSON object (or nests too deep)`);
     // Problems name places and schema words, never values: a message cannot carry a token or a DII.
     const problems = validateDriverMessage(answer, value);
     if (problems.length > 0) throw new DriverError('garbage', `${where} did not answer as schemas/driver.schema.json "${answer}" says: ${problems.join('; ')}`);
     return value;
   }
-}
-
-async function readCapped(body: AsyncIterable<Buffer | Uint8Array> & { destroy(): void }): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > MAX_DRIVER_BODY) {
-      body.destroy();
-      throw new DriverError('too_large', `answered more than ${MAX_DRIVER_BODY} bytes`);
-    }
-    chunks.push(Buffer.from(chunk));
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }

@@ -1,17 +1,28 @@
 // A typed client for a UID2 operator (the one under test, or the simulated one), speaking the v2 wire format.
 // It never throws on an HTTP status: every answer comes back as an Exchange so checks can judge it;
-// it throws TransportError only when there is no answer to judge (unreachable, timeout, oversized body).
-import { request, type Dispatcher } from 'undici';
+// it throws TransportError only when there is no answer to judge (unreachable, timeout, oversized body,
+// stopped by the run, or throttling and 5xx that persisted through the retries).
+import { request } from 'undici';
 import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopeError, openBareResponse, openResponse, sealRequest } from '../wire/envelope.ts';
 import { gcmEncrypt } from '../wire/gcm.ts';
+import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped, tooDeep, MAX_JSON_DEPTH } from './bounded.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
 export const MAX_RESPONSE_BYTES = 8 << 20;
+/** A lost connection is tried at most this many times (nothing listening is an outage, not a blip). */
+const MAX_NETWORK_ATTEMPTS = 3;
+/** The first retry waits about this long, each next one twice as long (with jitter) up to MAX_BACKOFF_MS. */
+const RETRY_BASE_MS = 100;
+const MAX_BACKOFF_MS = 1_000;
+/** No wait between attempts is longer, whatever Retry-After asks. */
+export const MAX_RETRY_WAIT_MS = 5_000;
 
 export class TransportError extends Error {
   constructor(
-    readonly reason: 'unreachable' | 'timeout' | 'too_large',
+    readonly reason: 'unreachable' | 'timeout' | 'too_large' | 'aborted' | 'throttled' | 'unavailable',
     message: string,
   ) {
     super(message);
@@ -36,28 +47,57 @@ export interface Exchange {
   durationMs: number;
 }
 
+/** What the clients of a run met on the wire (the report's `transport`). */
+export interface TransportStats {
+  /** Requests sent, retries included. */
+  requests: number;
+  /** Of those, retries. */
+  retried: number;
+  /** Answers HTTP 429. */
+  throttled: number;
+  /** Answers HTTP 5xx to calls that were retried (not to calls that judge the 5xx themselves). */
+  server_errors: number;
+  /** Connections lost or refused. */
+  network_errors: number;
+  /** Calls that still met throttling, 5xx or a lost connection after their retries (each an `error`). */
+  gave_up: number;
+}
+
+export const newTransportStats = (): TransportStats => ({ requests: 0, retried: 0, throttled: 0, server_errors: 0, network_errors: 0, gave_up: 0 });
+
 export interface ClientOptions {
+  /** The operator's base URL; its path is kept (`https://host/uid2` → `https://host/uid2/v2/...`). */
   baseUrl: string;
   apiKey?: string;
   /** Base64 of the 32-byte client secret. */
   clientSecret?: string;
+  /** Total budget of one request: connecting, the headers and the whole body. */
   timeoutMs?: number;
+  /** Aborts requests in flight at once, and any wait between retries (the run's deadline, Ctrl-C). */
+  signal?: AbortSignal;
+  /** How long one call may go on retrying 429, 5xx and lost connections (default: timeoutMs); 0: never. */
+  retryWindowMs?: number;
+  /** Counters shared by the clients of a run. */
+  transport?: TransportStats;
   /** Send raw bytes with application/octet-stream instead of base64 text. */
   octetStream?: boolean;
   /** `Origin` of client-generate requests (a site's domain; the operator checks it, UID2-SPEC §1.6). */
   cstgOrigin?: string;
-  /** The run's stop: aborts requests under way and refuses new ones, throwing the signal's reason. */
-  signal?: AbortSignal;
 }
 
 export type DiiInput = { email: string } | { email_hash: string } | { phone: string } | { phone_hash: string };
 export type MapRequest = Partial<Record<'email' | 'email_hash' | 'phone' | 'phone_hash', string[]>>;
 
-interface RawAnswer {
+/** An HTTP answer as read off the wire; `bytes` is undefined when the body was over the cap (not read). */
+export interface HttpAnswer {
   http: number;
   contentType: string;
-  bytes: Buffer;
+  bytes: Buffer | undefined;
+  /** Retry-After of a 429 or 503, in ms from now. */
+  retryAfterMs?: number;
 }
+
+type RawAnswer = HttpAnswer & { bytes: Buffer };
 
 export class OperatorClient {
   private readonly secret: Buffer | undefined;
@@ -66,6 +106,8 @@ export class OperatorClient {
 
   constructor(readonly options: ClientOptions) {
     this.secret = options.clientSecret === undefined ? undefined : Buffer.from(options.clientSecret, 'base64');
+    // Every request in flight and every wait between retries listens to the run's one signal.
+    if (options.signal) setMaxListeners(0, options.signal);
   }
 
   generate(input: DiiInput & { optout_check?: number }): Promise<Exchange> {
@@ -159,7 +201,9 @@ export class OperatorClient {
     if (answer.http === 200) {
       const octet = answer.contentType.startsWith('application/octet-stream');
       try {
-        result.body = open(octet ? answer.bytes : answer.bytes.toString('latin1'));
+        const body = open(octet ? answer.bytes : answer.bytes.toString('latin1'));
+        if (tooDeep(body)) throw new EnvelopeError('not_json', `the decrypted answer nests JSON deeper than ${MAX_JSON_DEPTH} levels`);
+        result.body = body;
       } catch (e) {
         if (!(e instanceof EnvelopeError)) throw e;
         result.envelopeError = e;
@@ -168,11 +212,8 @@ export class OperatorClient {
       return result;
     }
     const text = answer.bytes.toString('utf8');
-    try {
-      result.body = JSON.parse(text);
-    } catch {
-      result.plainText = text.slice(0, 200);
-    }
+    result.body = parseBoundedJson(text);
+    if (result.body === undefined) result.plainText = text.slice(0, 200);
     return result;
   }
 
@@ -183,51 +224,107 @@ export class OperatorClient {
 
   /** `headers` is complete (content type included): built once by the caller, never copied here. */
   private async post(path: string, body: Buffer, headers: Record<string, string>): Promise<RawAnswer> {
-    let url = this.urls.get(path);
-    if (!url) this.urls.set(path, (url = new URL(path, this.options.baseUrl)));
-    const timeoutMs = this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const answer = await this.send(path, body, headers);
+    if (answer.bytes === undefined) throw new TransportError('too_large', `${this.url(path).href} answered more than ${MAX_RESPONSE_BYTES} bytes`);
+    return answer as RawAnswer;
+  }
+
+  /**
+   * POSTs a body as it is. 429, 5xx and lost connections are retried with backoff within the retry window;
+   * when they persist it throws (throttled, unavailable, unreachable). With `judge5xx` (rules that forbid a
+   * 5xx) a 5xx comes back as the answer instead: a 500 at once, since it is the implementation's own failure
+   * (gateways and outages answer 502-504), the others once they persist. An answer over `maxBytes` comes back
+   * with `bytes` undefined.
+   */
+  async send(path: string, body: Buffer, headers: Record<string, string>, options: { maxBytes?: number; judge5xx?: boolean } = {}): Promise<HttpAnswer> {
+    const windowMs = this.options.retryWindowMs ?? this.timeoutMs;
+    const started = performance.now();
+    const stats = this.options.transport;
+    for (let attempt = 1; ; attempt += 1) {
+      let answer: HttpAnswer | undefined;
+      let lost: TransportError | undefined;
+      try {
+        answer = await this.attempt(path, body, headers, options.maxBytes ?? MAX_RESPONSE_BYTES);
+      } catch (e) {
+        if (!(e instanceof TransportError) || e.reason !== 'unreachable') throw e;
+        lost = e;
+      }
+      if (answer && answer.http !== 429 && (answer.http < 500 || (answer.http === 500 && options.judge5xx))) return answer;
+      if (stats) {
+        if (!answer) stats.network_errors += 1;
+        else if (answer.http === 429) stats.throttled += 1;
+        else stats.server_errors += 1;
+      }
+      const wait = retryWait(attempt, answer?.retryAfterMs);
+      if ((lost && attempt >= MAX_NETWORK_ATTEMPTS) || performance.now() - started + wait > windowMs) {
+        if (answer && answer.http >= 500 && options.judge5xx) return answer;
+        if (stats) stats.gave_up += 1;
+        throw persisting(this.url(path).href, attempt, Math.round(performance.now() - started), answer, lost);
+      }
+      if (stats) stats.retried += 1;
+      try {
+        await sleep(wait, undefined, { signal: this.options.signal });
+      } catch {
+        throw new TransportError('aborted', `${this.url(path).href}: the run stopped it while waiting to retry`);
+      }
+    }
+  }
+
+  /** One request: the budget and the signal hold, the body is read up to the cap. */
+  private async attempt(path: string, body: Buffer, headers: Record<string, string>, maxBytes: number): Promise<HttpAnswer> {
+    const url = this.url(path);
+    const budget = new Budget(this.timeoutMs, this.options.signal);
+    if (this.options.transport) this.options.transport.requests += 1;
     try {
       // undici's request rather than fetch: fetch refuses some ports outright ("bad port") and is slower.
-      const response = await request(url, {
-        method: 'POST',
-        body,
-        headers,
-        headersTimeout: timeoutMs,
-        bodyTimeout: timeoutMs,
-        signal: this.options.signal,
-      });
+      // It follows no redirect: a 3xx is an answer to judge.
+      const response = await request(url, { method: 'POST', body, headers, signal: budget });
       const type = response.headers['content-type'];
-      const length = Number(response.headers['content-length'] ?? 0);
-      return { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, url, length) };
+      const answer: HttpAnswer = { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, maxBytes, declaredLength(response.headers)) };
+      const retryAfter = response.headers['retry-after'];
+      const retryAfterMs = parseRetryAfter(Array.isArray(retryAfter) ? retryAfter[0] : retryAfter);
+      return retryAfterMs === undefined ? answer : { ...answer, retryAfterMs };
     } catch (e) {
-      if (e instanceof TransportError) throw e;
-      if (this.options.signal?.aborted) throw this.options.signal.reason;
-      const error = e as Error & { code?: string };
-      if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT' || error.code === 'UND_ERR_CONNECT_TIMEOUT') {
-        throw new TransportError('timeout', `${url.origin}${path} did not answer within ${timeoutMs} ms`);
-      }
-      throw new TransportError('unreachable', `${url.origin}${path} is unreachable (${error.code ?? error.message})`);
+      const { reason, detail } = budget.failure(e);
+      if (reason === 'timeout') throw new TransportError('timeout', `${url.href} did not answer in full within ${this.timeoutMs} ms`);
+      if (reason === 'aborted') throw new TransportError('aborted', `${url.href}: ${detail}`);
+      throw new TransportError('unreachable', `${url.href} is unreachable (${detail})`);
+    } finally {
+      budget.done();
     }
+  }
+
+  private get timeoutMs(): number {
+    return this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  /** Parsed once per path: a URL object goes to undici as it is. */
+  private url(path: string): URL {
+    let url = this.urls.get(path);
+    if (!url) this.urls.set(path, (url = endpointUrl(this.options.baseUrl, path)));
+    return url;
   }
 }
 
-/** Reads an answer body, refusing one larger than MAX_RESPONSE_BYTES without reading it all. */
-async function readCapped(body: Dispatcher.ResponseData['body'], url: URL, declaredLength: number): Promise<Buffer> {
-  if (declaredLength > MAX_RESPONSE_BYTES) {
-    body.destroy();
-    throw new TransportError('too_large', `${url.href} declared a body of ${declaredLength} bytes (limit ${MAX_RESPONSE_BYTES})`);
-  }
-  // A declared length within the cap is read in one go: async iteration costs more than the crypto here.
-  if (declaredLength > 0) return Buffer.from(await body.arrayBuffer());
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_RESPONSE_BYTES) {
-      body.destroy();
-      throw new TransportError('too_large', `${url.href} answered more than ${MAX_RESPONSE_BYTES} bytes`);
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/** Retry-After as seconds or an HTTP date (RFC 9110 §10.2.3), in ms from now; undefined when absent or unreadable. */
+export function parseRetryAfter(value: string | undefined, nowMs = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  const at = Date.parse(text);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - nowMs);
+}
+
+/** Exponential backoff with jitter (half to all of it), at least what Retry-After asks; capped. */
+export function retryWait(attempt: number, retryAfterMs?: number): number {
+  const backoff = Math.min(MAX_BACKOFF_MS, RETRY_BASE_MS * 2 ** (attempt - 1));
+  return Math.min(MAX_RETRY_WAIT_MS, Math.max(retryAfterMs ?? 0, backoff / 2 + (Math.random() * backoff) / 2));
+}
+
+/** Throttling, 5xx or lost connections that outlasted the retries: the kit could not decide. */
+function persisting(where: string, attempts: number, ms: number, answer: HttpAnswer | undefined, lost: TransportError | undefined): TransportError {
+  const tries = `after ${attempts} attempt${attempts === 1 ? '' : 's'} in ${ms} ms`;
+  if (!answer) return new TransportError('unreachable', `${lost!.message}, ${tries}`);
+  if (answer.http === 429) return new TransportError('throttled', `${where} kept throttling (HTTP 429) ${tries}`);
+  return new TransportError('unavailable', `${where} kept answering HTTP ${answer.http}${answer.contentType ? ` (${answer.contentType.split(';')[0]})` : ''} ${tries}: an outage, not a verdict`);
 }

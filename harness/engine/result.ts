@@ -1,5 +1,6 @@
 // The shapes every check produces and every reporter consumes (PROTOCOL.md §2).
 import { RULES, type Role } from '../rules.ts';
+import type { TransportStats } from '../client/operator-client.ts';
 
 export type Status = 'pass' | 'fail' | 'warn' | 'error' | 'skipped' | 'not_applicable';
 export type Outcome = 'pass' | 'fail' | 'error' | 'interrupted';
@@ -60,6 +61,8 @@ export interface RunResult {
   undecided_rules?: string[];
   /** What cut the run short: the --deadline, SIGINT or SIGTERM. */
   stopped_by?: 'deadline' | 'SIGINT' | 'SIGTERM';
+  /** What the kit met on the wire to the operator under test (retries, throttling, outages). */
+  transport?: TransportStats;
   results: CheckResult[];
 }
 

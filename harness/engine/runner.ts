@@ -108,7 +108,8 @@ async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult
   try {
     verdict = { status: 'pass', message: await Promise.race([check.run(ctx), stopped]) };
   } catch (e) {
-    if (plan.signal?.aborted && e === plan.signal.reason) verdict = { status: 'skipped', message: `${stopMessage(plan.signal)} before this check finished` };
+    // After the run's stop whatever the check threw comes from the stop (an aborted request), unless it reached a verdict.
+    if (plan.signal?.aborted && !(e instanceof CheckStop)) verdict = { status: 'skipped', message: `${stopMessage(plan.signal)} before this check finished` };
     else if (e instanceof CheckStop) verdict = e.verdict;
     else if (e instanceof TransportError || e instanceof DriverError) verdict = { status: 'error', message: e.message };
     else verdict = { status: 'error', message: `the kit failed inside the check: ${(e as Error).message}` };

@@ -1,6 +1,6 @@
 // One operator conformance session: clients, capabilities, the oracle, the population of the run, then
 // the checks. Used by `run`, `calibrate`, `replay` and the kit's own tests alike.
-import { OperatorClient } from '../client/operator-client.ts';
+import { OperatorClient, type TransportStats } from '../client/operator-client.ts';
 import type { Progress } from '../progress.ts';
 import { Oracle } from '../oracle/oracle.ts';
 import type { Capability, Check, CheckSettings } from './check.ts';
@@ -34,6 +34,8 @@ export interface SessionOptions {
   /** Absolute time (ms) after which no check starts. */
   deadlineMs: number;
   signal?: AbortSignal;
+  /** Counters the session's clients add to (the report's `transport`). */
+  transport?: TransportStats;
   replayPaths?: ReadonlyMap<string, string>;
   progress?: Progress;
   onResult?: (result: CheckResult) => void;
@@ -51,10 +53,11 @@ export interface SessionOutcome {
 
 export async function runOperatorSession(target: OperatorTarget, options: SessionOptions): Promise<SessionOutcome> {
   const { signal } = options;
-  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal });
+  const wire = { timeoutMs: options.requestTimeoutMs, signal, transport: options.transport };
+  const client = new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, cstgOrigin: target.cstg?.origin, ...wire });
   const optoutClient =
     target.optoutApiKey && target.optoutClientSecret && !target.production
-      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, timeoutMs: options.requestTimeoutMs, signal })
+      ? new OperatorClient({ baseUrl: target.url, apiKey: target.optoutApiKey, clientSecret: target.optoutClientSecret, ...wire })
       : undefined;
   const capabilities = new Set<Capability>();
   if (optoutClient) capabilities.add('optout');

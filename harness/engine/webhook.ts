@@ -2,6 +2,10 @@
 // URL-encoded) and the opt-out time in Unix seconds fill the template's placeholders; no body; 200 and 204
 // are success. Each call's outcome is returned for the checks to judge (DSP-WEBHOOK-ACK).
 import { request } from 'undici';
+import { Budget } from '../client/bounded.ts';
+
+/** The most of a webhook's answer body the kit reads (and throws away): only the status counts. */
+export const MAX_WEBHOOK_BODY = 64 << 10;
 
 export interface WebhookCall {
   http: number;
@@ -13,7 +17,8 @@ export interface WebhookCall {
 export class Webhook {
   constructor(
     readonly template: string,
-    readonly options: { method: 'GET' | 'POST'; timeoutMs: number },
+    /** `timeoutMs` is the total budget of one call; `signal` aborts calls in flight. */
+    readonly options: { method: 'GET' | 'POST'; timeoutMs: number; signal?: AbortSignal },
   ) {
     if (!template.includes('{uid2}')) throw new Error('the webhook template needs a {uid2} placeholder');
   }
@@ -24,12 +29,17 @@ export class Webhook {
 
   async call(rawUid2: string, optoutEpochSeconds: number): Promise<WebhookCall> {
     const started = performance.now();
+    const budget = new Budget(this.options.timeoutMs, this.options.signal);
     try {
-      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, headersTimeout: this.options.timeoutMs, bodyTimeout: this.options.timeoutMs });
-      await response.body.dump();
+      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
+      // dump() reads at most the limit, then closes the connection: a huge or endless body costs nothing.
+      await response.body.dump({ limit: MAX_WEBHOOK_BODY });
       return { http: response.statusCode, ms: Math.round(performance.now() - started) };
     } catch (e) {
-      return { http: 0, ms: Math.round(performance.now() - started), failure: (e as { code?: string }).code ?? (e as Error).message };
+      const { reason, detail } = budget.failure(e);
+      return { http: 0, ms: Math.round(performance.now() - started), failure: reason === 'timeout' ? `no answer within ${this.options.timeoutMs} ms` : detail };
+    } finally {
+      budget.done();
     }
   }
 }

@@ -39,6 +39,8 @@ interface Registration {
   reportedBy: Set<Endpoint>;
   /** When that run had lasted the settle window: from then on every answer must report the opt-out. */
   settledMs?: number;
+  /** The latest time a poll, sent then or later, still found the person opted in (ms). */
+  lastInMs?: number;
 }
 
 /** Answers that said "opted in" after an earlier one had reported the opt-out, before it settled. */
@@ -97,6 +99,8 @@ export class Oracle {
    */
   observedIn(person: PersonKey, endpoint: Endpoint, sentMs: number): void {
     const r = this.registrations.get(person);
+    // Not seen yet: the latest poll that still found the person opted in proves lateness (lateness()).
+    if (r && r.firstSeenMs === undefined) r.lastInMs = Math.max(r.lastInMs ?? 0, sentMs);
     if (!r || r.firstSeenMs === undefined || sentMs < r.firstSeenMs || this.isSettled(person, sentMs)) return;
     if (r.reportedBy.has(endpoint)) r.reportedSinceMs = undefined;
     const d = this.disagreements.get(endpoint) ?? { answers: 0, persons: new Set<PersonKey>(), longestMs: 0 };
@@ -144,6 +148,22 @@ export class Oracle {
   /** The disagreements measured per endpoint (only endpoints that had one). */
   disagreementsByEndpoint(): Partial<Record<Endpoint, Disagreement>> {
     return Object.fromEntries([...this.disagreements].map(([endpoint, d]) => [endpoint, { answers: d.answers, persons: d.persons.size, longestMs: d.longestMs }]));
+  }
+
+  /**
+   * Registered opt-outs first seen (or never seen) later than `boundMs` after their acknowledgement; `proven`
+   * counts those a poll sent after the bound still found opted in. The others were late only as far as the
+   * kit could see (its polls were late: slow answers, retries through a flaky gateway).
+   */
+  lateness(boundMs: number): { late: number; proven: number } {
+    let late = 0;
+    let proven = 0;
+    for (const r of this.registrations.values()) {
+      if (r.firstSeenMs !== undefined && r.firstSeenMs - r.ackMs <= boundMs) continue;
+      late += 1;
+      if (r.lastInMs !== undefined && r.lastInMs - r.ackMs > boundMs) proven += 1;
+    }
+    return { late, proven };
   }
 
   /** Measured latencies (ms from acknowledgement to first observation) of every registered opt-out. */

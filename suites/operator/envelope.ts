@@ -4,8 +4,8 @@
 // directly; their evidence is a note per case (path, HTTP status, answer status), never body bytes.
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { request } from 'undici';
-import { OperatorClient, TransportError, type Exchange } from '../../harness/client/operator-client.ts';
+import { parseBoundedJson } from '../../harness/client/bounded.ts';
+import { OperatorClient, type Exchange } from '../../harness/client/operator-client.ts';
 import { fail, undecided, type Check, type CheckContext } from '../../harness/engine/check.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { RecordingApi } from '../../harness/engine/recording.ts';
@@ -29,41 +29,16 @@ interface RawAnswer {
 /** Answers larger than this are not read: no envelope error message is anywhere near it. */
 const MAX_ANSWER_BYTES = 1 << 20;
 
-/** POSTs a body as it is, with the client's API key (or the one given), and reads the answer. */
+/**
+ * POSTs a body as it is, with the client's API key, and reads the answer. A 5xx that persists through the
+ * client's retries is judged (this rule forbids it); a body over the cap is judged as no JSON body.
+ */
 async function postRaw(ctx: CheckContext, path: string, body: Buffer, contentType: string): Promise<RawAnswer> {
-  const { baseUrl, apiKey, timeoutMs = 10_000 } = ctx.api.options;
-  const url = new URL(path, baseUrl);
-  let http: number;
-  let type: string;
-  let bytes: Buffer;
-  try {
-    const response = await request(url, {
-      method: 'POST',
-      body,
-      headers: { authorization: `Bearer ${apiKey ?? ''}`, 'content-type': contentType },
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
-    http = response.statusCode;
-    const header = response.headers['content-type'];
-    type = (Array.isArray(header) ? header[0] : header) ?? '';
-    if (Number(response.headers['content-length'] ?? 0) > MAX_ANSWER_BYTES) {
-      response.body.destroy();
-      bytes = Buffer.alloc(0);
-    } else bytes = Buffer.from(await response.body.arrayBuffer());
-  } catch (e) {
-    const error = e as Error & { code?: string };
-    if (error.code === 'UND_ERR_HEADERS_TIMEOUT' || error.code === 'UND_ERR_BODY_TIMEOUT' || error.code === 'UND_ERR_CONNECT_TIMEOUT') {
-      throw new TransportError('timeout', `${url.origin}${path} did not answer within ${timeoutMs} ms`);
-    }
-    throw new TransportError('unreachable', `${url.origin}${path} is unreachable (${error.code ?? error.message})`);
-  }
-  let parsed: unknown;
-  try {
-    parsed = http === 200 ? undefined : JSON.parse(bytes.toString('utf8'));
-  } catch {
-    parsed = undefined;
-  }
+  const { apiKey } = ctx.api.options;
+  const answer = await ctx.api.client.send(path, body, { authorization: `Bearer ${apiKey ?? ''}`, 'content-type': contentType }, { maxBytes: MAX_ANSWER_BYTES, judge5xx: true });
+  const { http, contentType: type } = answer;
+  const bytes = answer.bytes ?? Buffer.alloc(0);
+  const parsed = http === 200 ? undefined : parseBoundedJson(bytes.toString('utf8'));
   const json = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed);
   const status = json ? (parsed as Json).status : undefined;
   return { http, contentType: type, bytes, json, ...(typeof status === 'string' ? { status } : {}) };
