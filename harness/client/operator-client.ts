@@ -75,7 +75,7 @@ export interface ClientOptions {
   timeoutMs?: number;
   /** Aborts requests in flight at once, and any wait between retries (the run's deadline, Ctrl-C). */
   signal?: AbortSignal;
-  /** How long one call may go on retrying 429, 5xx and lost connections (default: timeoutMs); 0: never. */
+  /** How long one call may go on retrying 429, 5xx and lost connections (default: timeoutMs); 0: never, every answer comes back as it is. */
   retryWindowMs?: number;
   /** Counters shared by the clients of a run. */
   transport?: TransportStats;
@@ -250,6 +250,7 @@ export class OperatorClient {
         lost = e;
       }
       if (answer && answer.http !== 429 && (answer.http < 500 || (answer.http === 500 && options.judge5xx))) return answer;
+      if (answer && windowMs === 0) return answer; // no retries asked: the caller judges whatever came
       if (stats) {
         if (!answer) stats.network_errors += 1;
         else if (answer.http === 429) stats.throttled += 1;

@@ -26,7 +26,7 @@ describe('the variant registry', () => {
   it('names each variant once, with a description, and none carries a fault', () => {
     const names = OPERATOR_VARIANTS.map((v) => v.name);
     expect(new Set(names).size).toBe(names.length);
-    expect(names).toEqual(['latest-time', 'throttle', 'empty-error-message', 'short-refresh-lifetime', 'cstg-origin']);
+    expect(names).toEqual(['latest-time', 'throttle', 'empty-error-message', 'short-refresh-lifetime', 'cstg-origin', 'fleet']);
     for (const v of OPERATOR_VARIANTS) {
       expect(v.description.length, v.name).toBeGreaterThan(20);
       expect('fault' in v.operator, v.name).toBe(false);
