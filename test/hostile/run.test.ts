@@ -60,11 +60,25 @@ describe('preflight: only a target that speaks UID2 v2 is judged', () => {
     ['down-503', /kept answering HTTP 503/],
     ['drip', /did not answer in full within 1000 ms/],
     ['hang', /did not answer in full within 1000 ms/],
+    ['huge', /answered more than \d+ bytes|did not answer in full within 1000 ms/],
+    ['deep', /does not speak UID2 v2: HTTP 400 \(application\/json\)/],
   ];
   it.each(cases)('%s is exit 2 naming what it answered, with an error report', async (mode, message) => {
     const target = await hostile(mode);
     expect(await runCommand(options(target.url, mode), KIT, only('gen.'))).toBe(2);
     expect(reportOf(mode)).toMatchObject({ outcome: 'error', error: expect.stringMatching(message), results: [] });
+  });
+});
+
+describe('a target that fails after preflight', () => {
+  it('resets every connection after the first answer: exit 2 with the reason in complete reports, within seconds', async () => {
+    const target = await hostile('reset-after-first');
+    const started = Date.now();
+    // No CSTG keys: preflight is then the one generate that goes through.
+    const run = options(target.url, 'reset', { deadline: '20s', cstgPublicKey: undefined, cstgSubscriptionId: undefined });
+    expect(await runCommand(run, KIT, only('gen.'))).toBe(2);
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(reportOf('reset')).toMatchObject({ outcome: 'error', error: expect.stringMatching(/stopped answering during the run/) });
   });
 });
 
