@@ -111,7 +111,8 @@ function parseTarget(url: string): URL {
   try {
     parsed = new URL(url);
   } catch {
-    throw new UsageError(`--target: "${url}" is not a URL`);
+    // Not echoed: a malformed URL may still carry a token.
+    throw new UsageError('--target: not a URL (give the base URL, e.g. https://operator.staging.example)');
   }
   if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new UsageError('--target: use an http or https URL');
   // The URL goes into every report: credentials belong in --api-key and --client-secret, never in it.
@@ -425,7 +426,8 @@ function checkWebhook(template: string): string {
   try {
     url = new URL(template.replaceAll('{uid2}', 'x').replaceAll('{timestamp}', '0'));
   } catch {
-    throw new UsageError(`--webhook: "${template}" is not a URL template`);
+    // Not echoed: webhook URLs often carry a secret.
+    throw new UsageError('--webhook: not a URL template (e.g. https://dsp.example/optout?uid2={uid2}&timestamp={timestamp})');
   }
   if (!template.includes('{uid2}')) throw new UsageError('--webhook: the template needs a {uid2} placeholder (and usually {timestamp})');
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--webhook: use an http or https URL');
