@@ -121,7 +121,7 @@ function noteOf(e: Omit<BaselineEntryReport, 'note'>, matched: readonly CheckRes
     case 'accepted':
       return `accepts ${e.accepted} of the ${e.matched} results it matched until ${e.expires}`;
     case 'stale':
-      return `every result it matched (${e.matched}) passes now: remove the entry${e.fails_run ? ' (a failure under --strict)' : ''}`;
+      return `every result it matched (${e.matched}) passes now: remove the entry (${e.fails_run ? 'a failure under --strict' : 'a warning; a failure under --strict'})`;
     case 'unused':
       if (matched.length > 0) return `its ${matched.length} results did not decide (${[...new Set(matched.map((r) => r.status))].join(', ')})`;
       if (e.target !== undefined && !results.some((r) => targetOf(r) === e.target)) {
@@ -139,7 +139,12 @@ export function baselineOutcome(outcome: Outcome, report: BaselineReport | undef
 
 /** Why the baseline failed the run, one line per entry (empty when it did not). */
 export function baselineFailures(report: BaselineReport | undefined): string[] {
-  return (report?.entries ?? []).filter((e) => e.fails_run).map((e) => `baseline entry #${e.entry} (${entryKey(e)}, owner ${e.owner}) is ${e.state}: ${e.note}`);
+  return (report?.entries ?? []).filter((e) => e.fails_run).map(entryLine);
+}
+
+/** An entry in one line: `baseline entry #2 (OP-X check c, owner o, expires d) is stale: <note>`. */
+export function entryLine(e: BaselineEntryReport): string {
+  return `baseline entry #${e.entry} (${entryKey(e)}, owner ${e.owner}, expires ${e.expires}) is ${e.state}: ${e.note}`;
 }
 
 /** `OP-X`, `OP-X check c`, `OP-X target t`: what an entry is keyed by. */
