@@ -117,7 +117,7 @@ export function applyBaseline(baseline: Baseline, results: readonly CheckResult[
 function noteOf(e: Omit<BaselineEntryReport, 'note'>, matched: readonly CheckResult[], results: readonly CheckResult[]): string {
   switch (e.state) {
     case 'expired':
-      return `expired after ${e.expires}: fix the failure, or renew the entry with a new date and reason`;
+      return `its last day was ${e.expires}: fix the failure, or renew the entry with a new date and reason`;
     case 'accepted':
       return `accepts ${e.accepted} of the ${e.matched} results it matched until ${e.expires}`;
     case 'stale':

@@ -108,7 +108,7 @@ describe('run --baseline against an operator with a real failure', () => {
     expect(lateReport.outcome).toBe('fail');
     expect(lateReport.results.filter((r) => r.rule === 'OP-STATUS-OPTOUT' && r.status === 'fail').length).toBeGreaterThan(0);
     expect(lateReport.baseline!.entries).toEqual([expect.objectContaining({ entry: 1, state: 'expired', accepted: 0, fails_run: true })]);
-    expect(late.stderr).toContain('baseline entry #1 (OP-STATUS-OPTOUT, owner team-identity, expires 2020-01-01) is expired: expired after 2020-01-01');
+    expect(late.stderr).toContain('baseline entry #1 (OP-STATUS-OPTOUT, owner team-identity, expires 2020-01-01) is expired: its last day was 2020-01-01');
   }, 600_000);
 });
 

@@ -118,7 +118,7 @@ describe('applying a baseline', () => {
     expect(lastDay.results[0]!.status).toBe('skipped');
     const expired = apply([{ ...ENTRY, expires: '2026-12-02' }], [at('fail')]);
     expect(expired.results[0]!.status).toBe('fail');
-    expect(expired.report.entries[0]).toMatchObject({ state: 'expired', accepted: 0, fails_run: true, note: 'expired after 2026-12-02: fix the failure, or renew the entry with a new date and reason' });
+    expect(expired.report.entries[0]).toMatchObject({ state: 'expired', accepted: 0, fails_run: true, note: 'its last day was 2026-12-02: fix the failure, or renew the entry with a new date and reason' });
     // Expired fails the run even when its checks pass now.
     const passing = apply([{ ...ENTRY, expires: '2020-01-01' }], [at('pass')]);
     expect(baselineOutcome(outcomeOf(passing.results, false), passing.report)).toBe('fail');
