@@ -10,7 +10,7 @@ import { outcomeOf, undecidedRules, type CheckResult, type Status } from '../../
 import { validateWith } from '../../harness/engine/schemas.ts';
 import { OPERATOR_CHECKS } from '../../suites/operator/index.ts';
 import { PARTICIPANT_CHECKS } from '../../suites/participants.ts';
-import { result } from '../reports/fixtures.ts';
+import { result, runOf } from '../reports/fixtures.ts';
 
 const CHECKS = [...OPERATOR_CHECKS, ...PARTICIPANT_CHECKS];
 const dir = mkdtempSync(join(tmpdir(), 'uid2-baseline-'));
@@ -110,7 +110,7 @@ describe('applying a baseline', () => {
     expect(report.entries).toEqual([expect.objectContaining({ entry: 1, state: 'accepted', matched: 2, accepted: 1, fails_run: false })]);
     expect(outcomeOf(results, false)).toBe('pass');
     expect(undecidedRules(results)).toEqual([]);
-    expect(validateWith('report', { ...runShape(results), baseline: report })).toEqual([]);
+    expect(validateWith('report', runOf(results, { baseline: report }))).toEqual([]);
   });
 
   it('holds through its expiry day (UTC); from the next day it accepts nothing and fails the run', () => {
@@ -212,16 +212,3 @@ describe('applying a baseline', () => {
     );
   });
 });
-
-function runShape(results: CheckResult[]) {
-  return {
-    kit: { name: 'uid2-conformance', version: '0.1.0' },
-    started_at: '2026-12-03T10:00:00.000Z',
-    finished_at: '2026-12-03T10:00:01.000Z',
-    seed: 1,
-    target: { role: 'operator', url: 'embedded:simulated-operator' },
-    outcome: 'pass',
-    summary: { pass: 0, fail: 0, warn: 0, error: 0, skipped: 0, not_applicable: 0 },
-    results,
-  };
-}
