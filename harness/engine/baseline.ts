@@ -85,23 +85,28 @@ export function utcDay(at: Date): string {
 }
 
 /**
- * The results with the baseline applied, and what became of each entry. A result is accepted by the narrowest
- * unexpired entry that matches it (the first in the file among equals); results keep their order.
+ * A result as the baseline reports it: a failure or warning the narrowest unexpired matching entry accepts (the
+ * first in the file among equals) is skipped with that entry; anything else is unchanged.
  */
+export function baselined(baseline: Baseline, result: CheckResult, today: string): CheckResult {
+  if (result.status !== 'fail' && result.status !== 'warn') return result;
+  const by = baseline.entries
+    .map((entry, i) => ({ entry, number: i + 1 }))
+    .filter(({ entry }) => !isExpired(entry, today) && matches(entry, result))
+    .sort((a, b) => specificity(b.entry) - specificity(a.entry) || a.number - b.number)[0];
+  if (!by) return result;
+  const { reason, owner, expires } = by.entry;
+  return {
+    ...result,
+    status: 'skipped',
+    message: `accepted risk (baseline entry #${by.number}, owner ${owner}, expires ${expires}): ${reason}; the check found: ${result.message}`,
+    baseline: { entry: by.number, reason, owner, expires, status: result.status },
+  };
+}
+
+/** The results with the baseline applied (in their order), and what became of each entry. */
 export function applyBaseline(baseline: Baseline, results: readonly CheckResult[], options: { today: string; strict: boolean }): { results: CheckResult[]; report: BaselineReport } {
-  const live = baseline.entries.map((entry, i) => ({ entry, number: i + 1 })).filter(({ entry }) => !isExpired(entry, options.today));
-  const applied = results.map((result): CheckResult => {
-    if (result.status !== 'fail' && result.status !== 'warn') return result;
-    const by = live.filter(({ entry }) => matches(entry, result)).sort((a, b) => specificity(b.entry) - specificity(a.entry) || a.number - b.number)[0];
-    if (!by) return result;
-    const { reason, owner, expires } = by.entry;
-    return {
-      ...result,
-      status: 'skipped',
-      message: `accepted risk (baseline entry #${by.number}, owner ${owner}, expires ${expires}): ${reason}; the check found: ${result.message}`,
-      baseline: { entry: by.number, reason, owner, expires, status: result.status },
-    };
-  });
+  const applied = results.map((result) => baselined(baseline, result, options.today));
   const entries = baseline.entries.map((entry, i): BaselineEntryReport => {
     const number = i + 1;
     const matched = results.filter((r) => matches(entry, r));

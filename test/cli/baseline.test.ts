@@ -89,6 +89,9 @@ describe('run --baseline against an operator with a real failure', () => {
     expect(lenient.stderr).toContain('baseline entry #3 (PUB-SITE-OPTOUT, owner bob, expires 2099-01-01) is unused: no result of this run matched it: PUB-SITE-OPTOUT did not run');
     expect(lenient.stderr).toContain('PASS: every applicable MUST rule passed, but for 1 rule with failures the baseline accepts: OP-STATUS-OPTOUT');
     expect(lenient.stdout).toMatch(/^PASS: \d+ pass, 3 skipped; reports /m);
+    // The progress lines already say what the reports say.
+    expect(lenient.stderr).toMatch(/^\[ *\d+\] SKIPPED +OP-STATUS-OPTOUT +status\.optout\.scenario: accepted risk \(baseline entry #1/m);
+    expect(lenient.stderr).not.toMatch(/^\[ *\d+\] FAIL /m);
     const junit = readFileSync(join(outs.lenient, 'junit.xml'), 'utf8');
     expect(junit).toMatch(/<testcase name="OP-STATUS-OPTOUT status\.optout\.scenario"[^>]*status="skipped">\s*<skipped>skipped: accepted risk \(baseline entry #1, owner team-identity, expires 2099-12-31\): the status endpoint answers seconds/);
     expect(junit).toContain('warning: baseline entry #2 (OP-GEN-OPTOUT check gen.optout.every-form');
