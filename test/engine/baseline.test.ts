@@ -87,6 +87,14 @@ describe('loading a baseline', () => {
     ]);
   });
 
+  it('the example in examples/ loads', () => {
+    const example = new URL('../../examples/baseline.yaml', import.meta.url).pathname;
+    expect(loadBaseline(example, CHECKS).entries.map((e) => [e.rule, e.check, e.target])).toEqual([
+      ['OP-STATUS-OPTOUT', undefined, undefined],
+      ['OP-GEN-OPTOUT-IMPLICIT', 'gen.optout-implicit', 'eu-west'],
+    ]);
+  });
+
   it('says when the file cannot be read', () => {
     expect(() => loadBaseline(join(dir, 'missing.yaml'), CHECKS)).toThrow(/^--baseline .*missing\.yaml: cannot read it \(ENOENT\)$/);
   });
