@@ -75,7 +75,7 @@ function specificity(entry: BaselineEntry): number {
   return (entry.check === undefined ? 0 : 2) + (entry.target === undefined ? 0 : 1);
 }
 
-export function isExpired(entry: BaselineEntry, today: string): boolean {
+function isExpired(entry: BaselineEntry, today: string): boolean {
   return today > entry.expires;
 }
 
@@ -128,7 +128,7 @@ function noteOf(e: Omit<BaselineEntryReport, 'note'>, matched: readonly CheckRes
     case 'stale':
       return `every result it matched (${e.matched}) passes now: remove the entry (${e.fails_run ? 'a failure under --strict' : 'a warning; a failure under --strict'})`;
     case 'unused':
-      if (matched.length > 0) return `its ${matched.length} results did not decide (${[...new Set(matched.map((r) => r.status))].join(', ')})`;
+      if (matched.length > 0) return `the ${matched.length === 1 ? 'result' : `${matched.length} results`} it matched did not decide (${[...new Set(matched.map((r) => r.status))].join(', ')})`;
       if (e.target !== undefined && !results.some((r) => targetOf(r) === e.target)) {
         return `no result of this run is of target ${e.target}${results.every((r) => targetOf(r) === undefined) ? ' (a single-target run names none)' : ''}`;
       }
@@ -153,7 +153,7 @@ export function entryLine(e: BaselineEntryReport): string {
 }
 
 /** `OP-X`, `OP-X check c`, `OP-X target t`: what an entry is keyed by. */
-export function entryKey(e: BaselineEntry): string {
+function entryKey(e: BaselineEntry): string {
   return [e.rule, e.check && `check ${e.check}`, e.target && `target ${e.target}`].filter(Boolean).join(' ');
 }
 

@@ -158,7 +158,7 @@ describe('applying a baseline', () => {
     expect(report.entries.map((e) => [e.state, e.fails_run, e.note])).toEqual([
       ['unused', false, 'no result of this run matched it: PUB-SITE-OPTOUT did not run'],
       ['unused', false, 'no result of this run is of target eu (a single-target run names none)'],
-      ['unused', false, 'its 1 results did not decide (not_applicable)'],
+      ['unused', false, 'the result it matched did not decide (not_applicable)'],
     ]);
   });
 
