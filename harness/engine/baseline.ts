@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
 import { UsageError } from '../config.ts';
-import { findRule } from '../rules.ts';
+import { findRule, RETIRED_RULES } from '../rules.ts';
 import type { CheckResult, Outcome } from './result.ts';
 import { validateWith } from './schemas.ts';
 
@@ -196,14 +196,15 @@ export function loadBaseline(file: string, checks: ReadonlyArray<{ id: string; r
   const problems = validateWith('baseline', data).map((line) => {
     // `/<index>[/<field>] <what>` (schemas.ts): the entry and its field, where the words name it.
     const [, index, field, what] = /^\/(\d+)(?:\/(\S+))? (.*)$/.exec(line) ?? [];
-    if (index === undefined) return line;
+    if (index === undefined) return `: ${line}`;
     const named = field ?? /property '([^']+)'|\("([^"]+)"\)$/.exec(what!)?.slice(1).find(Boolean);
     return `${place(Number(index), named)}: entry #${Number(index) + 1}${field ? `, field "${field}"` : ''}: ${what}`;
   });
   const entries = data as BaselineEntry[];
   if (problems.length === 0) {
     entries.forEach((entry, i) => {
-      if (!findRule(entry.rule)) problems.push(`${place(i, 'rule')}: entry #${i + 1}, field "rule": unknown rule ${entry.rule} (see: uid2-conformance list)`);
+      const retired = RETIRED_RULES.get(entry.rule);
+      if (!findRule(entry.rule)) problems.push(`${place(i, 'rule')}: entry #${i + 1}, field "rule": ${retired ? `rule ${entry.rule} is retired (${retired})` : `unknown rule ${entry.rule} (see: uid2-conformance list)`}`);
       if (entry.check === undefined) return;
       const check = checks.find((c) => c.id === entry.check);
       if (!check) problems.push(`${place(i, 'check')}: entry #${i + 1}, field "check": unknown check ${entry.check} (see: uid2-conformance list)`);

@@ -87,6 +87,10 @@ describe('loading a baseline', () => {
     ]);
   });
 
+  it('says a retired rule is retired', () => {
+    expect(problem('retired.yaml', '- rule: OP-STATUS-EARLIEST\n  reason: r\n  owner: o\n  expires: 2099-01-01\n')).toMatch(/^--baseline retired\.yaml:1:3: entry #1, field "rule": rule OP-STATUS-EARLIEST is retired \(retired in v1\.1: /);
+  });
+
   it('the example in examples/ loads', () => {
     const example = new URL('../../examples/baseline.yaml', import.meta.url).pathname;
     expect(loadBaseline(example, CHECKS).entries.map((e) => [e.rule, e.check, e.target])).toEqual([
