@@ -168,7 +168,8 @@ export function loadBaseline(file: string, checks: ReadonlyArray<{ id: string; r
   const problem = (where: string, what: string) => new UsageError(`--baseline ${file}${where}: ${what}`);
   let text: string;
   try {
-    text = readFileSync(file, 'utf8');
+    // A byte order mark (some editors write one) is no part of the JSON or YAML.
+    text = readFileSync(file, 'utf8').replace(/^\uFEFF/, '');
   } catch (e) {
     throw problem('', `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }

@@ -42,6 +42,7 @@ describe('loading a baseline', () => {
     const json = file('ok.json', JSON.stringify([ENTRY, { ...ENTRY, rule: 'OP-GEN-OPTOUT' }], null, 2));
     expect(loadBaseline(json, CHECKS)).toEqual({ file: json, entries: [ENTRY, { ...ENTRY, rule: 'OP-GEN-OPTOUT' }] });
     expect(loadBaseline(file('empty.yml', '[]\n'), CHECKS).entries).toEqual([]);
+    expect(loadBaseline(file('bom.json', `\uFEFF${JSON.stringify([ENTRY])}`), CHECKS).entries).toEqual([ENTRY]);
   });
 
   it('names the line and column of a YAML or JSON syntax error', () => {
