@@ -208,6 +208,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--runs <n>', 'generated cases per property').default(RUN_DEFAULTS.runs))
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
+    .addOption(new Option('--baseline <file>', 'known failures accepted until a date, JSON or YAML (schemas/baseline.schema.json)').env('UID2_BASELINE'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
     .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')

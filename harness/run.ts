@@ -7,6 +7,7 @@ import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError 
 import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, undecidedRules, type CheckResult, type RunResult } from './engine/result.ts';
 import { skipChecks } from './engine/runner.ts';
+import { applyBaseline, baselined, baselineOutcome, loadBaseline, utcDay, type Baseline } from './engine/baseline.ts';
 import { ensureOutDir, runStop, SIGNAL_EXIT, stopMessage, unwritableOut, type RunStop } from './lifecycle.ts';
 import { findRule } from './rules.ts';
 import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
@@ -51,6 +52,8 @@ export interface RunOptions {
   concurrency: string;
   allowProduction?: boolean;
   strict?: boolean;
+  /** Known failures accepted until a date (JSON or YAML, schemas/baseline.schema.json). */
+  baseline?: string;
   seed?: string;
   runs: string;
   out: string;
@@ -290,9 +293,11 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
 
   let stop: RunStop | undefined;
   let failure: string | undefined;
+  let baseline: Baseline | undefined;
   const cleanup: Array<() => Promise<void>> = [];
   try {
     if (overrides.usageError !== undefined) throw new UsageError(overrides.usageError);
+    if (options.baseline !== undefined) baseline = loadBaseline(options.baseline, [...OPERATOR_CHECKS, ...PARTICIPANT_CHECKS]);
     const plan = planRoles(options);
     const session = sessionSettings(options);
     const { settings, requestTimeoutMs } = session;
@@ -302,8 +307,10 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
     const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };
     const webhook = options.webhook ? new Webhook(checkWebhook(options.webhook), { method: options.webhookMethod === 'POST' ? 'POST' : 'GET', timeoutMs: requestTimeoutMs }) : undefined;
     let done = 0;
-    const onResult = (r: CheckResult) => {
+    const onResult = (found: CheckResult) => {
       done += 1;
+      // The progress line says what the reports will: a failure the baseline accepts is skipped there too.
+      const r = baseline ? baselined(baseline, found, utcDay(startedAt)) : found;
       say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${oneLine(r.message)}`);
     };
     stop = runStop(deadlineMs, options.deadline);
@@ -384,9 +391,12 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
 
   // A suite the stop cut short reports its checks as not run; after a failure the error says it all.
   const notRun = `${stopMessage(stop?.signal)} before this check ran`;
-  const results = sessions.flatMap((s) => s.results ?? (failure === undefined ? skipChecks(s.checks, notRun) : []));
+  const found = sessions.flatMap((s) => s.results ?? (failure === undefined ? skipChecks(s.checks, notRun) : []));
+  const judged = baseline && failure === undefined ? applyBaseline(baseline, found, { today: utcDay(startedAt), strict: options.strict ?? false }) : undefined;
+  const results = judged?.results ?? found;
+  if (judged) extras.baseline = judged.report;
   const by = failure === undefined ? stop?.by : undefined;
-  const outcome = failure !== undefined ? 'error' : by === 'SIGINT' || by === 'SIGTERM' ? 'interrupted' : outcomeOf(results, options.strict ?? false);
+  const outcome = failure !== undefined ? 'error' : by === 'SIGINT' || by === 'SIGTERM' ? 'interrupted' : baselineOutcome(outcomeOf(results, options.strict ?? false), judged?.report);
   const run = record({ outcome, ...(failure !== undefined ? { error: failure } : {}), ...(by ? { stopped_by: by } : {}) }, results);
   let paths: string[];
   try {

@@ -6,6 +6,8 @@
 // - A rule's verdict, for the roles the run covered, in catalog order: fail if any of its results failed;
 //   else warn; else error (could not decide); else pass if any passed; else not applicable; a rule with
 //   no result, or only skipped ones, was not run.
+// - A rule whose only failures the run's baseline accepts (skipped results with `baseline`) is an Accepted risk;
+//   its findings keep their evidence, and the Accepted risks section lists every entry with its owner and expiry.
 // - Findings: every non-pass result. Failures, warnings and undecided checks get the message, the
 //   counterexample and how to replay it, and up to MAX_EVIDENCE transcript entries; checks that did not
 //   apply or did not run are one table row each, with the reason.
@@ -17,6 +19,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { summarize, type CheckResult, type Evidence, type RunResult, type Status } from '../harness/engine/result.ts';
 import { RETIRED_RULES, RULES, type Role, type Severity } from '../harness/rules.ts';
+import { baselineFailures, type BaselineEntryReport } from '../harness/engine/baseline.ts';
 import { writeFileAtomic } from './json.ts';
 
 /** Transcript entries shown per finding; the rest stay in report.json. */
@@ -28,13 +31,14 @@ const MAX_BODY = 600;
 
 const TITLE = 'UID2 opt-out conformance audit';
 
-export type VerdictKind = 'pass' | 'fail' | 'warn' | 'error' | 'not_applicable' | 'not_run';
+export type VerdictKind = 'pass' | 'fail' | 'warn' | 'error' | 'accepted' | 'not_applicable' | 'not_run';
 
 export const VERDICT_LABEL: Record<VerdictKind, string> = {
   pass: 'Pass',
   fail: 'Fail',
   warn: 'Warning',
   error: 'Could not decide',
+  accepted: 'Accepted risk',
   not_applicable: 'Not applicable',
   not_run: 'Not run',
 };
@@ -101,6 +105,8 @@ interface AuditModel {
   verdicts: Array<{ heading: string; rules: RuleVerdict[] }>;
   findings: Finding[];
   notDecided: CheckResult[];
+  /** --baseline: its accepted entries, and those to act on (expired, stale, unused). */
+  baseline: { file: string; accepted: BaselineEntryReport[]; review: BaselineEntryReport[] } | undefined;
   propagation: Array<[string, string]> | undefined;
   capabilities: string[] | undefined;
 }
@@ -140,12 +146,17 @@ function notRunReason(run: RunResult): string {
 function verdictOf(run: RunResult, results: readonly CheckResult[]): { verdict: VerdictKind; detail: string } {
   const count = (status: Status) => results.filter((r) => r.status === status).length;
   const of = (n: number, what: string) => `${n} of ${plural(results.length, 'check')} ${what}`;
-  const skipped = count('skipped');
+  const accepted = results.filter((r) => r.baseline);
+  const skipped = count('skipped') - accepted.length;
   const notRun = skipped > 0 ? ` (${plural(skipped, 'check')} not run)` : '';
   const others = [count('not_applicable') > 0 ? `${count('not_applicable')} not applicable` : '', skipped > 0 ? `${skipped} not run` : ''].filter(Boolean).join(', ');
   if (count('fail') > 0) return { verdict: 'fail', detail: of(count('fail'), 'failed') };
   if (count('warn') > 0) return { verdict: 'warn', detail: of(count('warn'), 'found the recommendation not followed') };
   if (count('error') > 0) return { verdict: 'error', detail: of(count('error'), 'could not decide') };
+  if (accepted.length > 0) {
+    const entries = [...new Set(accepted.map(({ baseline: b }) => `entry #${b!.entry}, owner ${b!.owner}, until ${b!.expires}`))];
+    return { verdict: 'accepted', detail: `${of(accepted.length, 'found it broken, accepted by the baseline')} (${entries.join('; ')})` };
+  }
   if (count('pass') > 0) return { verdict: 'pass', detail: `${of(count('pass'), 'passed')}${others ? ` (${others})` : ''}` };
   const notApplicable = results.filter((r) => r.status === 'not_applicable');
   if (notApplicable.length > 0) return { verdict: 'not_applicable', detail: `${reasons(notApplicable)}${notRun}` };
@@ -178,13 +189,14 @@ function outcomeOf(run: RunResult, verdicts: readonly RuleVerdict[]): AuditModel
   const warned = ids('warn');
   const undecided = ids('error');
   const notRun = ids('not_run');
+  const accepted = ids('accepted');
   const caution = notRun.length > 0 && run.error === undefined ? `${plural(notRun.length, 'rule')} of the tested roles ${notRun.length === 1 ? 'was' : 'were'} not checked in this run: ${notRun.join(', ')}.` : undefined;
   const list = (rules: string[]) => (rules.length > 0 ? ` (${rules.join(', ')})` : '');
   switch (run.outcome) {
     case 'pass':
       return {
         kind: 'pass',
-        text: `Conformant: every applicable MUST rule passed${warned.length > 0 ? `; ${plural(warned.length, 'SHOULD rule')} gave a warning${list(warned)}` : ''}.`,
+        text: `${accepted.length > 0 ? `Passed with ${plural(accepted.length, 'accepted risk')}${list(accepted)}: the baseline accepts their failures until its entries expire; every other` : 'Conformant: every'} applicable MUST rule passed${warned.length > 0 ? `; ${plural(warned.length, 'SHOULD rule')} gave a warning${list(warned)}` : ''}.`,
         caution,
       };
     case 'fail':
@@ -193,7 +205,9 @@ function outcomeOf(run: RunResult, verdicts: readonly RuleVerdict[]): AuditModel
         text:
           failed.length > 0
             ? `Not conformant: ${plural(failed.length, 'rule')} failed${list(failed)}${run.incomplete ? `; ${plural(run.undecided_rules!.length, 'MUST rule')} not decided${list(run.undecided_rules!)}` : ''}.`
-            : `Not conformant: ${plural(warned.length, 'SHOULD rule')} gave a warning${list(warned)}, and the run was strict (--strict), where warnings fail.`,
+            : warned.length > 0
+              ? `Not conformant: ${plural(warned.length, 'SHOULD rule')} gave a warning${list(warned)}, and the run was strict (--strict), where warnings fail.`
+              : `Failed by its baseline: ${baselineFailures(run.baseline).join('; ')}.`,
         caution,
       };
     case 'error':
@@ -232,9 +246,9 @@ export function humanDuration(ms: number): string {
   return h > 0 ? `${h} h ${m} min` : `${m} min ${s} s`;
 }
 
-/** `22 passed, 1 warning, 9 not run`: the non-zero counts of the six statuses, in that order. */
+/** `22 passed, 1 warning, 9 not run`: the non-zero counts of the six statuses (and accepted risks), in that order. */
 function countsText(counts: readonly number[]): string {
-  const words: ReadonlyArray<[string, string]> = [['passed', 'passed'], ['failed', 'failed'], ['warning', 'warnings'], ['could not decide', 'could not decide'], ['not applicable', 'not applicable'], ['not run', 'not run']];
+  const words: ReadonlyArray<[string, string]> = [['passed', 'passed'], ['failed', 'failed'], ['warning', 'warnings'], ['could not decide', 'could not decide'], ['not applicable', 'not applicable'], ['not run', 'not run'], ['accepted risk', 'accepted risks']];
   return counts.flatMap((n, i) => (n > 0 ? [plural(n, words[i]![0], words[i]![1])] : [])).join(', ');
 }
 
@@ -242,8 +256,9 @@ function facts(run: RunResult, verdicts: readonly RuleVerdict[]): Array<[string,
   const s = summarize(run.results);
   const v = (kind: VerdictKind) => verdicts.filter((r) => r.verdict === kind).length;
   const wall = Date.parse(run.finished_at) - Date.parse(run.started_at);
-  const checks = countsText([s.pass, s.fail, s.warn, s.error, s.not_applicable, s.skipped]);
-  const rules = countsText([v('pass'), v('fail'), v('warn'), v('error'), v('not_applicable'), v('not_run')]);
+  const accepted = run.results.filter((r) => r.baseline).length;
+  const checks = countsText([s.pass, s.fail, s.warn, s.error, s.not_applicable, s.skipped - accepted, accepted]);
+  const rules = countsText([v('pass'), v('fail'), v('warn'), v('error'), v('not_applicable'), v('not_run'), v('accepted')]);
   return [
     ['Kit', `${run.kit.name} ${run.kit.version}`],
     ['Target', run.target.url],
@@ -254,6 +269,7 @@ function facts(run: RunResult, verdicts: readonly RuleVerdict[]): Array<[string,
     ['Seed', String(run.seed)],
     ['Rules', `${verdicts.length}${rules ? `: ${rules}` : ''}`],
     ['Checks', `${run.results.length}${checks ? `: ${checks}` : ''}`],
+    ...(run.baseline ? [['Baseline', `${run.baseline.file}: ${plural(run.baseline.entries.length, 'entry', 'entries')}`] as [string, string]] : []),
   ];
 }
 
@@ -279,6 +295,9 @@ function intro(run: RunResult): Section[] {
         'Each rule is checked by one or more checks. A scenario check plays one fixed situation; a property check tries many generated cases (for example every spelling of an email address, or a batch with the opted-out person at any position) and, when one fails, reduces it to a minimal case that can be replayed exactly.',
         'Verdicts: Pass: every check that could decide found the rule honored. Fail: at least one check found the rule broken (see Findings). Warning: a SHOULD rule was not followed. Could not decide: the kit could not reach a verdict, for example because the target did not answer in time; this never counts as a pass. Not applicable: the target does not play that role or lacks something the check needs, such as credentials to register opt-outs. Not run: no check of the rule ran in this run.',
         'Findings list every check that did not pass, with the evidence: the requests the kit sent and the answers it received, in order. The file report.json beside this report is the complete record.',
+        ...(run.baseline
+          ? ['Accepted risk: the run had a baseline, a list of known failures each accepted by an owner until an expiry date. A failure or warning an unexpired entry matches is an Accepted risk instead: it does not fail the run, and it stays in the Findings with its evidence. An expired entry fails the run; an entry whose checks all pass now is stale and should be removed (it fails the run in strict mode). The Accepted risks section lists every entry.']
+          : []),
         'Opt-outs take time to spread: a real operator is several instances that each pick up new opt-outs on their own timer. Until an opt-out has settled (reported with no flip back for the settle window, or the propagation bound has passed), an answer that still says "opted in" is propagation, not a failure; the Propagation section counts such answers per endpoint. Once it has settled, any such answer fails the rule. Throttling and outages of the target are retried and, if they persist, give Could not decide, never a failure.',
         'The kit is calibrated both ways before it is trusted: every named fault of its simulated operator and reference participants must fail exactly the rules it breaks, and the conformant variants real deployments show (a fleet of instances, a gateway that throttles, the latest time kept for same-day repeats, empty error messages, short refresh lifetimes, a CSTG origin check) must pass with nothing failed.',
       ],
@@ -346,13 +365,17 @@ function model(run: RunResult): AuditModel {
   const position = new Map(verdicts.map((v, i) => [v.id, i]));
   const inCatalogOrder = (a: CheckResult, b: CheckResult) => (position.get(a.rule) ?? 0) - (position.get(b.rule) ?? 0);
   const ruleOf = new Map(verdicts.map((v) => [v.id, v]));
-  const findings = FINDING_ORDER.flatMap((status) => run.results.filter((r) => r.status === status).sort(inCatalogOrder)).map((result, i) => ({
+  // Accepted risks last: failures too, with their evidence, that the baseline accepts.
+  const ordered = [...FINDING_ORDER.flatMap((status) => run.results.filter((r) => r.status === status).sort(inCatalogOrder)), ...run.results.filter((r) => r.baseline).sort(inCatalogOrder)];
+  const findings = ordered.map((result, i) => ({
     number: i + 1,
     result,
     severity: ruleOf.get(result.rule)?.severity ?? 'unknown',
     replay: replayOf(run, result, ruleOf.get(result.rule)?.role),
   }));
-  const notDecided = run.results.filter((r) => r.status === 'not_applicable' || r.status === 'skipped').sort(inCatalogOrder);
+  const notDecided = run.results.filter((r) => r.status === 'not_applicable' || (r.status === 'skipped' && !r.baseline)).sort(inCatalogOrder);
+  const entries = run.baseline?.entries ?? [];
+  const baseline = run.baseline && { file: run.baseline.file, accepted: entries.filter((e) => e.state === 'accepted'), review: entries.filter((e) => e.state !== 'accepted') };
 
   const groups: AuditModel['verdicts'] = [];
   for (const v of verdicts) {
@@ -386,10 +409,30 @@ function model(run: RunResult): AuditModel {
     verdicts: groups,
     findings,
     notDecided,
+    baseline,
     propagation,
     capabilities: run.capabilities?.map(capabilityText),
   };
 }
+
+/** What the audit says of a result the baseline accepted. */
+function acceptedText(b: NonNullable<CheckResult['baseline']>): string {
+  return `by baseline entry #${b.entry}, owner ${b.owner}, until ${b.expires}: ${b.reason} (the check found: ${b.status === 'fail' ? 'a failure' : 'a warning'})`;
+}
+
+const ACCEPTED_HEAD = ['Entry', 'Rule', 'Check', 'Target', 'Reason', 'Owner', 'Expires', 'Results accepted'];
+const REVIEW_HEAD = ['Entry', 'Rule', 'Check', 'Target', 'State', 'Owner', 'Expires', 'What it means'];
+
+/** The rows of the Accepted risks tables, as text (each renderer escapes it). */
+function baselineRows(m: NonNullable<AuditModel['baseline']>): { accepted: string[][]; review: string[][] } {
+  const key = (e: BaselineEntryReport) => [`#${e.entry}`, e.rule, e.check ?? 'any', e.target ?? 'any'];
+  return {
+    accepted: m.accepted.map((e) => [...key(e), e.reason, e.owner, e.expires, `${e.accepted} of ${e.matched}`]),
+    review: m.review.map((e) => [...key(e), e.state, e.owner, e.expires, e.note]),
+  };
+}
+
+const NO_ACCEPTED = 'No failure of this run was accepted by the baseline.';
 
 function capabilityText(capability: string): string {
   switch (capability) {
@@ -446,7 +489,7 @@ function mdFence(lines: readonly string[]): string[] {
 // ── audit.md ───────────────────────────────────────────────────────────────────────────────────────
 
 function findingTitle(f: Finding): string {
-  return `F${f.number}. ${STATUS_LABEL[f.result.status]}: ${f.result.rule} (${f.severity}), check ${f.result.check}`;
+  return `F${f.number}. ${f.result.baseline ? VERDICT_LABEL.accepted : STATUS_LABEL[f.result.status]}: ${f.result.rule} (${f.severity}), check ${f.result.check}`;
 }
 
 function transcriptText(lines: readonly TranscriptLine[]): string[] {
@@ -498,6 +541,7 @@ export function auditMarkdown(run: RunResult): string {
     out.push(`- **Message:** ${md(r.message)}`);
     const c = r.counterexample;
     if (c) out.push(`- **Counterexample:** seed ${c.seed}, path ${mdCode(c.path)}, minimal case ${mdCode(c.value)}`);
+    if (r.baseline) out.push(`- **Accepted:** ${md(acceptedText(r.baseline))}`);
     if (f.replay) out.push(`- **Replay:** ${mdCode(f.replay)}${c ? '' : ' (a scenario check: rerun the suite with the same seed and the run’s other options)'}`);
     if (r.evidence.length === 0) out.push('- **Evidence:** none recorded');
     else out.push(`- **Evidence** (${evidenceCount(r)}):`, '', ...mdFence(transcriptText(transcript(r.evidence))));
@@ -507,6 +551,13 @@ export function auditMarkdown(run: RunResult): string {
     for (const r of m.notDecided) out.push(`| ${mdCode(r.check).replace(/\|/g, '\\|')} | ${md(r.rule)} | ${STATUS_LABEL[r.status]} | ${md(r.message)} |`);
   }
 
+  if (m.baseline) {
+    const rows = baselineRows(m.baseline);
+    const mdTable = (head: readonly string[], body: readonly string[][]) => [`| ${head.join(' | ')} |`, `|${'---|'.repeat(head.length)}`, ...body.map((row) => `| ${row.map(md).join(' | ')} |`)];
+    out.push('', '## Accepted risks', '', `Baseline ${mdCode(m.baseline.file)}.`, '');
+    out.push(...(rows.accepted.length > 0 ? mdTable(ACCEPTED_HEAD, rows.accepted) : [NO_ACCEPTED]));
+    if (rows.review.length > 0) out.push('', '### Baseline entries to review (expired, stale, unused)', '', ...mdTable(REVIEW_HEAD, rows.review));
+  }
   out.push('', '## Propagation of opt-outs', '');
   if (m.propagation) {
     out.push('| Figure | Value |', '|---|---|');
@@ -541,6 +592,7 @@ table.facts th { width: auto; white-space: nowrap; }
 .v-fail { color: #b42318; }
 .v-warn { color: #9a6700; }
 .v-error { color: #8250df; }
+.v-accepted { color: #0550ae; }
 .v-not_applicable, .v-not_run { color: #555; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .88em; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; border: 1px solid #ddd; padding: .35rem .5rem; margin: .2rem 0; }
@@ -548,6 +600,7 @@ pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; borde
 .finding.fail { border-color: #b42318; }
 .finding.warn { border-color: #9a6700; }
 .finding.error { border-color: #8250df; }
+.finding.skipped { border-color: #0550ae; }
 dl.fields { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; }
 dl.fields dt { font-weight: bold; }
 dl.fields dd { margin: 0; overflow-wrap: anywhere; }
@@ -639,6 +692,7 @@ export function auditHtml(run: RunResult): string {
     out.push(`<dt>Check</dt><dd><code>${h(r.check)}</code>${r.kind ? ` (${h(r.kind)})` : ''}, ${Math.round(r.duration_ms)} ms</dd>`);
     out.push(`<dt>Message</dt><dd class="message">${h(r.message)}</dd>`);
     if (c) out.push(`<dt>Counterexample</dt><dd>seed ${h(String(c.seed))}, path <code>${h(c.path)}</code>, minimal case <code>${h(c.value)}</code></dd>`);
+    if (r.baseline) out.push(`<dt>Accepted</dt><dd>${h(acceptedText(r.baseline))}</dd>`);
     if (f.replay) out.push(`<dt>Replay</dt><dd><code>${h(f.replay)}</code>${c ? '' : ' (a scenario check: rerun the suite with the same seed and the run’s other options)'}</dd>`);
     out.push(`<dt>Evidence</dt><dd>${r.evidence.length === 0 ? 'none recorded' : h(evidenceCount(r))}</dd>`, '</dl>');
     if (r.evidence.length > 0) out.push(...transcriptHtml(transcript(r.evidence)));
@@ -649,6 +703,13 @@ export function auditHtml(run: RunResult): string {
     out.push(...table(['Check', 'Rule', 'Verdict', 'Reason'], m.notDecided.map((r) => [`<code>${h(r.check)}</code>`, `<code>${h(r.rule)}</code>`, h(STATUS_LABEL[r.status]), h(r.message)])));
   }
 
+  if (m.baseline) {
+    const rows = baselineRows(m.baseline);
+    out.push('<h2>Accepted risks</h2>', `<p>Baseline <code>${h(m.baseline.file)}</code>.</p>`);
+    if (rows.accepted.length > 0) out.push(...table(ACCEPTED_HEAD, rows.accepted.map((row) => row.map(h)), 'accepted'));
+    else out.push(`<p>${h(NO_ACCEPTED)}</p>`);
+    if (rows.review.length > 0) out.push('<h3>Baseline entries to review (expired, stale, unused)</h3>', ...table(REVIEW_HEAD, rows.review.map((row) => row.map(h)), 'review'));
+  }
   out.push('<h2>Propagation of opt-outs</h2>');
   if (m.propagation) out.push(...table(['Figure', 'Value'], m.propagation.map(([name, value]) => [h(name), h(value)])));
   else out.push(`<p>${h(NO_PROPAGATION)}</p>`);

@@ -4,6 +4,7 @@
 // on stdout) is formatOutcomeLine.
 import type { CheckResult, RunResult, Status } from '../harness/engine/result.ts';
 import { findRule, RULES } from '../harness/rules.ts';
+import { baselineFailures, entryLine } from '../harness/engine/baseline.ts';
 
 const STATUS_ORDER: readonly Status[] = ['pass', 'fail', 'warn', 'error', 'skipped', 'not_applicable'];
 /** Characters of a message shown per line; report.json keeps all of it. */
@@ -37,13 +38,16 @@ function notPassedByRule(results: readonly CheckResult[]): Array<[string, CheckR
 function conclusion(run: RunResult): string {
   const s = run.summary;
   switch (run.outcome) {
-    case 'pass':
-      return `PASS: every applicable MUST rule passed${s.warn > 0 ? ` (${plural(s.warn, 'warning')}: fail the run only with --strict)` : ''}`;
+    case 'pass': {
+      const accepted = [...new Set(run.results.filter((r) => r.baseline).map((r) => r.rule))];
+      const risks = accepted.length > 0 ? `, but for ${plural(accepted.length, 'rule')} with failures the baseline accepts: ${accepted.join(', ')}` : '';
+      return `PASS: every applicable MUST rule passed${risks}${s.warn > 0 ? ` (${plural(s.warn, 'warning')}: fail the run only with --strict)` : ''}`;
+    }
     case 'fail': {
       const failed = [...new Set(run.results.filter((r) => r.status === 'fail').map((r) => r.rule))];
-      return failed.length > 0
-        ? `FAIL: ${plural(failed.length, 'rule')} failed: ${failed.join(', ')}`
-        : `FAIL: ${plural(s.warn, 'warning')}, which fail the run under --strict`;
+      if (failed.length > 0) return `FAIL: ${plural(failed.length, 'rule')} failed: ${failed.join(', ')}`;
+      const warnings = s.warn > 0 ? [`${plural(s.warn, 'warning')}, which fail the run under --strict`] : [];
+      return `FAIL: ${[...warnings, ...baselineFailures(run.baseline)].join('; ')}`;
     }
     case 'error':
       if (run.error !== undefined) return `ERROR: could not test: ${oneLine(run.error)}`;
@@ -88,6 +92,12 @@ export function formatSummary(run: RunResult, paths: readonly string[] = []): st
   }
   if (run.capabilities) figures.push(`capabilities: ${run.capabilities.length > 0 ? run.capabilities.join(', ') : 'none'}`);
   if (figures.length > 0) lines.push('', ...figures);
+  if (run.baseline) {
+    const states = ['accepted', 'stale', 'expired', 'unused'] as const;
+    const count = (state: string) => run.baseline!.entries.filter((e) => e.state === state).length;
+    lines.push('', `baseline ${run.baseline.file}: ${states.map((state) => `${count(state)} ${state}`).join(', ')}`);
+    for (const e of run.baseline.entries) lines.push(`  ${oneLine(entryLine(e), 400)}`);
+  }
 
   lines.push('', conclusion(run));
   if (run.incomplete && run.outcome !== 'error') lines.push(`not decided: ${run.undecided_rules!.join(', ')}`);

@@ -6,7 +6,8 @@
 //   (`--strict` makes warnings exit 1), not on the JUnit counts, so a SHOULD rule never turns a
 //   dashboard red on its own.
 // - `skipped` and `not_applicable` are `<skipped>reason</skipped>`: the schema gives <skipped> no
-//   attributes, so the reason is its text; the testcase's `status` attribute tells the two apart.
+//   attributes, so the reason is its text; the testcase's `status` attribute tells the two apart. A failure
+//   the baseline accepts is such a `skipped`, its text the entry's reason, owner and expiry.
 // - The schema allows <properties> only on the <testsuite>, so the run's facts (seed, target, outcome,
 //   counts, propagation, interruption, error) are testsuite properties, and each testcase carries its
 //   own (rule, check, kind, severity, status, counterexample) as `key: value` lines in <system-out>.
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { create } from 'xmlbuilder2';
 import { summarize, type CheckResult, type Evidence, type RunResult } from '../harness/engine/result.ts';
 import { findRule } from '../harness/rules.ts';
+import { baselineFailures, entryLine } from '../harness/engine/baseline.ts';
 import { writeFileAtomic } from './json.ts';
 
 type XMLBuilder = ReturnType<typeof create>;
@@ -82,6 +84,8 @@ function caseProperties(result: CheckResult): string[] {
   lines.push(`severity: ${rule?.severity ?? 'unknown'}`, `status: ${result.status}`);
   const c = result.counterexample;
   if (c) lines.push(`counterexample.seed: ${c.seed}`, `counterexample.path: ${c.path}`, `counterexample.value: ${c.value}`);
+  const b = result.baseline;
+  if (b) lines.push(`baseline.entry: ${b.entry}`, `baseline.found: ${b.status}`, `baseline.owner: ${b.owner}`, `baseline.expires: ${b.expires}`, `baseline.reason: ${b.reason}`);
   return lines;
 }
 
@@ -110,6 +114,10 @@ function suiteProperties(run: RunResult): Array<[string, string]> {
   if (run.stopped_by) properties.push(['stopped_by', run.stopped_by]);
   if (run.undecided_rules) properties.push(['undecided_rules', run.undecided_rules.join(',')]);
   if (run.error !== undefined) properties.push(['error', run.error]);
+  if (run.baseline) {
+    properties.push(['baseline.file', run.baseline.file]);
+    for (const state of ['accepted', 'stale', 'expired', 'unused']) properties.push([`baseline.${state}`, String(run.baseline.entries.filter((e) => e.state === state).length)]);
+  }
   return properties;
 }
 
@@ -122,6 +130,8 @@ function runProblems(run: RunResult): string[] {
   }
   if (run.error !== undefined) lines.push(`could not test: ${run.error}`);
   if (run.undecided_rules) lines.push(`incomplete: MUST rules not decided: ${run.undecided_rules.join(', ')}`);
+  // Entries that fail the run, and stale ones (a warning) even when they do not.
+  lines.push(...baselineFailures(run.baseline), ...(run.baseline?.entries ?? []).filter((e) => e.state === 'stale' && !e.fails_run).map((e) => `warning: ${entryLine(e)}`));
   return lines;
 }
 

@@ -1,6 +1,7 @@
 // The shapes every check produces and every reporter consumes (PROTOCOL.md §2).
 import { RULES, type Role } from '../rules.ts';
 import type { TransportStats } from '../client/operator-client.ts';
+import type { AcceptedBy, BaselineReport } from './baseline.ts';
 
 export type Status = 'pass' | 'fail' | 'warn' | 'error' | 'skipped' | 'not_applicable';
 export type Outcome = 'pass' | 'fail' | 'error' | 'interrupted';
@@ -27,6 +28,8 @@ export interface CheckResult {
   evidence: Evidence[];
   /** Property checks that failed: the fast-check seed and path that replay exactly this case. */
   counterexample?: { seed: number; path: string; value: string };
+  /** A failure or warning the run's baseline accepts (status `skipped`): its entry, and what the check found. */
+  baseline?: AcceptedBy;
 }
 
 export interface RunResult {
@@ -63,6 +66,8 @@ export interface RunResult {
   stopped_by?: 'deadline' | 'SIGINT' | 'SIGTERM';
   /** What the kit met on the wire to the operator under test (retries, throttling, outages). */
   transport?: TransportStats;
+  /** --baseline: what became of each entry (accepted, stale, expired, unused). */
+  baseline?: BaselineReport;
   results: CheckResult[];
 }
 
@@ -77,8 +82,9 @@ export function summarize(results: readonly CheckResult[]): Record<Status, numbe
  * interruption, or error): one of those checks might have failed, so the run cannot be called a pass.
  */
 export function undecidedRules(results: readonly CheckResult[]): string[] {
-  const open = new Set(results.filter((r) => r.status === 'skipped' || r.status === 'error').map((r) => r.rule));
-  for (const r of results) if (r.status === 'fail') open.delete(r.rule);
+  const open = new Set(results.filter((r) => (r.status === 'skipped' && !r.baseline) || r.status === 'error').map((r) => r.rule));
+  // A failure decides its rule, also one the baseline accepted.
+  for (const r of results) if (r.status === 'fail' || r.baseline) open.delete(r.rule);
   return RULES.filter((rule) => rule.severity === 'MUST' && open.has(rule.id)).map((rule) => rule.id);
 }
 

