@@ -14,6 +14,7 @@ import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
+import { MANIFEST, readPublicKey, SIGNATURE, verifyReportDir } from '../reports/manifest.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
@@ -210,6 +211,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
+    .addOption(new Option('--sign-key <file>', 'Ed25519 private key (PEM): also write manifest.sig, a signature of manifest.json').env('UID2_SIGN_KEY'))
     .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')
     .hook('preAction', (command) => applyConfigFile(command));
 }
@@ -330,7 +332,32 @@ export function buildProgram(): Command {
       process.exitCode = await calibrateCommand(options);
     });
 
+  program
+    .command('verify')
+    .description(`check a report directory against its ${MANIFEST}: every file's SHA-256, nothing else there, and with --public-key the signature in ${SIGNATURE}`)
+    .argument('<dir>', 'the report directory')
+    .addOption(new Option('--public-key <file>', `Ed25519 public key (PEM) that checks ${SIGNATURE}`).env('UID2_PUBLIC_KEY'))
+    .action((dir: string, options: { publicKey?: string }) => {
+      process.exitCode = verifyCommand(dir, options.publicKey);
+    });
+
   return program;
+}
+
+/** `verify`: 0 when every hash (and the signature, with a key) holds, 1 naming the first mismatch. */
+function verifyCommand(dir: string, publicKeyFile: string | undefined): number {
+  const verdict = verifyReportDir(dir, publicKeyFile === undefined ? undefined : readPublicKey(publicKeyFile));
+  if (!verdict.ok) {
+    process.stdout.write(`MISMATCH: ${verdict.mismatch}\n`);
+    return EXIT.fail;
+  }
+  const signature = {
+    verified: `${SIGNATURE} verified with ${publicKeyFile}`,
+    'not-checked': `${SIGNATURE} not checked (give --public-key)`,
+    unsigned: `not signed (no ${SIGNATURE})`,
+  }[verdict.signature];
+  process.stdout.write(`VERIFIED: ${verdict.files} files match ${MANIFEST}; ${signature}\n`);
+  return EXIT.pass;
 }
 
 /**
