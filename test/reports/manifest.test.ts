@@ -117,7 +117,7 @@ describe('verifyReportDir', () => {
         const path = join(dir, file);
         const original = readFileSync(path);
         const changed = Buffer.from(original);
-        changed[at % changed.length] ^= flip;
+        changed[at % changed.length]! ^= flip;
         writeFileSync(path, changed);
         try {
           const expected = file === 'manifest.json' ? 'manifest.sig: not a signature of manifest.json by this public key' : `${file}: changed (its SHA-256 is not the manifest's)`;
