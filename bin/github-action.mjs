@@ -40,7 +40,7 @@ export function kitInvocation(env) {
 
 /** The job summary's text: audit.md, cut at a line end when it would pass GitHub's limit. */
 export function summaryOf(audit) {
-  const note = '\n\n… the audit is longer than a job summary may be: read audit.md in the report directory.\n';
+  const note = '\n… the audit is longer than a job summary may be: read audit.md in the report directory.\n';
   if (Buffer.byteLength(audit) <= SUMMARY_LIMIT) return audit;
   const room = Buffer.from(audit).subarray(0, SUMMARY_LIMIT - Buffer.byteLength(note)).toString('utf8');
   return room.slice(0, room.lastIndexOf('\n') + 1) + note;

@@ -202,7 +202,7 @@ describe('bin/github-action.mjs', () => {
 
   it('cuts an audit longer than a job summary may be at a line end, and says so', () => {
     expect(summaryOf('# Audit\nshort\n')).toBe('# Audit\nshort\n');
-    const long = Array.from({ length: 30_000 }, (_, i) => `| OP-RULE-${i} | Pass | ✓ é |`).join('\n');
+    const long = Array.from({ length: 40_000 }, (_, i) => `| OP-RULE-${i} | Pass | ✓ é |`).join('\n');
     const cut = summaryOf(long);
     expect(Buffer.byteLength(long)).toBeGreaterThan(SUMMARY_LIMIT);
     expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(SUMMARY_LIMIT);
