@@ -177,6 +177,29 @@ describe('action.yml', () => {
   }, 300_000);
 });
 
+describe('examples/', () => {
+  it('github-workflow.yml gives only inputs action.yml declares, reads only its outputs, and keeps expressions out of run:', () => {
+    const workflow = parse(readFileSync(join(ROOT, 'examples', 'github-workflow.yml'), 'utf8')) as { jobs: Record<string, { steps: Array<Step & { with?: Record<string, string> }> }> };
+    const steps = Object.values(workflow.jobs).flatMap((job) => job.steps);
+    const kit = steps.find((s) => s.uses?.startsWith('your-org/uid2-conformance@'));
+    expect(Object.keys(kit!.with!).filter((input) => !action.inputs[input])).toEqual([]);
+    for (const input of CREDENTIAL_INPUTS) expect(kit!.with![input]).toMatch(/^\$\{\{ secrets\.\w+ \}\}$/);
+    const used = [...JSON.stringify(steps).matchAll(new RegExp(`steps\\.${kit!.id}\\.outputs\\.([\\w-]+)`, 'g'))].map((m) => m[1]);
+    expect(used.length).toBeGreaterThan(0);
+    expect(used.filter((output) => !action.outputs[output!])).toEqual([]);
+    for (const step of steps) expect(step.run ?? '').not.toMatch(/\$\{\{/);
+  });
+
+  it('gitlab-ci.yml hands junit.xml of the report directory to GitLab and keeps the directory', () => {
+    const jobs = parse(readFileSync(join(ROOT, 'examples', 'gitlab-ci.yml'), 'utf8')) as Record<string, { variables: Record<string, string>; script: string[]; artifacts: { when: string; paths: string[]; reports: { junit: string } } }>;
+    const job = Object.values(jobs)[0]!;
+    const out = job.variables.UID2_OUT!;
+    expect(job.artifacts).toMatchObject({ when: 'always', paths: [`${out}/`], reports: { junit: `${out}/junit.xml` } });
+    expect(job.script.join('\n')).toMatch(/npx uid2-conformance run/);
+    expect(job.script.join('\n')).not.toMatch(/--api-key|--client-secret|--optout/);
+  });
+});
+
 describe('bin/github-action.mjs', () => {
   const secret = 'Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MDEyMzQ1Njc4OTA=';
   it('maps inputs to the kit: options on the command line, credentials and target in its environment only', () => {
