@@ -3,7 +3,7 @@
 // Written last and atomically; with --sign-key, manifest.sig is an Ed25519 signature of its exact bytes (the
 // raw 64 bytes, so `openssl pkeyutl -verify -rawin` checks it too). verifyReportDir is the other side.
 import { createHash, createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
-import { lstatSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import { UsageError } from '../harness/config.ts';
 import type { RunResult } from '../harness/engine/result.ts';
@@ -137,14 +137,21 @@ function filesUnder(dir: string, prefix = ''): string[] {
     .flatMap(({ entry, path }) => (entry.isDirectory() ? filesUnder(dir, path) : [path]));
 }
 
+/** An Ed25519 PEM key is a few hundred bytes; anything much larger is some other file. */
+const MAX_KEY_FILE = 64 * 1024;
+
 /** A key option's file, read; messages name the file, and refuse a key pasted in its place without showing it. */
 function readKeyFile(file: string, option: string): string {
   if (/-----|\n/.test(file)) throw new UsageError(`${option}: give the path of a PEM file, not the key itself`);
+  let text: string;
   try {
-    return readFileSync(file, 'utf8');
+    if (statSync(file).size > MAX_KEY_FILE) throw new UsageError(`${option} ${file}: too large for a PEM key file`);
+    text = readFileSync(file, 'utf8');
   } catch (e) {
+    if (e instanceof UsageError) throw e;
     throw new UsageError(`${option} ${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
+  return text;
 }
 
 const GENERATE = 'openssl genpkey -algorithm ed25519 -out FILE';
@@ -164,7 +171,7 @@ export function readSignKey(file: string, scrubber: Scrubber): KeyObject {
   } catch {
     throw new UsageError(`--sign-key ${file}: not a private key in PEM (make one with: ${GENERATE})`);
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`--sign-key ${file}: an ${key.asymmetricKeyType ?? 'unknown'} key; the kit signs with Ed25519 (${GENERATE})`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`--sign-key ${file}: a key of type ${key.asymmetricKeyType ?? 'unknown'}; the kit signs with Ed25519 (${GENERATE})`);
   const d = key.export({ format: 'jwk' }).d!;
   const seed = Buffer.from(d, 'base64url');
   for (const form of [d, seed.toString('base64'), seed.toString('hex')]) scrubber.add(form, '<sign-key>');
@@ -182,7 +189,7 @@ export function readPublicKey(file: string): KeyObject {
   } catch {
     throw new UsageError(`--public-key ${file}: not a public key in PEM (from the private key: openssl pkey -in KEY -pubout)`);
   }
-  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`--public-key ${file}: an ${key.asymmetricKeyType ?? 'unknown'} key; manifests are signed with Ed25519`);
+  if (key.asymmetricKeyType !== 'ed25519') throw new UsageError(`--public-key ${file}: a key of type ${key.asymmetricKeyType ?? 'unknown'}; manifests are signed with Ed25519`);
   return key;
 }
 

@@ -119,7 +119,7 @@ describe('a bad --sign-key', () => {
     try {
       const ran = await cli(['run', '--target', `http://127.0.0.1:${port}`, '--api-key', 'verify-test-key', '--client-secret', Buffer.alloc(32, 7).toString('base64'), '--out', dir], { UID2_SIGN_KEY: RSA_KEY });
       expect(ran.code).toBe(2);
-      expect(ran.stderr).toContain(`uid2-conformance: --sign-key ${RSA_KEY}: an rsa key; the kit signs with Ed25519`);
+      expect(ran.stderr).toContain(`uid2-conformance: --sign-key ${RSA_KEY}: a key of type rsa; the kit signs with Ed25519`);
       expect(requests).toBe(0);
       const report = JSON.parse(readFileSync(join(dir, 'report.json'), 'utf8')) as { outcome: string; error: string };
       expect(report).toMatchObject({ outcome: 'error', error: expect.stringContaining(`--sign-key ${RSA_KEY}`) });

@@ -195,10 +195,11 @@ describe('key files', () => {
     const scrubber = new Scrubber();
     expect(readSignKey(file('sign.pem', signPem), scrubber).asymmetricKeyType).toBe('ed25519');
     expect(refusal(() => readSignKey(join(out, 'absent.pem'), new Scrubber()), '')).toBe(`--sign-key ${join(out, 'absent.pem')}: cannot read it (ENOENT)`);
-    expect(refusal(() => readSignKey(file('rsa.pem', rsaPem), new Scrubber()), rsaPem)).toMatch(/^--sign-key \S+rsa\.pem: an rsa key; the kit signs with Ed25519/);
+    expect(refusal(() => readSignKey(file('rsa.pem', rsaPem), new Scrubber()), rsaPem)).toMatch(/^--sign-key \S+rsa\.pem: a key of type rsa; the kit signs with Ed25519/);
     const pub = keys.publicKey.export({ type: 'spki', format: 'pem' }) as string;
     expect(refusal(() => readSignKey(file('pub-as-sign.pem', pub), new Scrubber()), pub)).toMatch(/^--sign-key \S+pub-as-sign\.pem: not a private key in PEM/);
     expect(refusal(() => readSignKey(signPem, new Scrubber()), signPem)).toBe('--sign-key: give the path of a PEM file, not the key itself');
+    expect(refusal(() => readSignKey(file('huge.pem', `${signPem}\n${'A'.repeat(70_000)}`), new Scrubber()), signPem)).toMatch(/^--sign-key \S+huge\.pem: too large for a PEM key file$/);
   });
 
   it('--sign-key: every form of the key is registered with the run scrubber', () => {
@@ -218,7 +219,7 @@ describe('key files', () => {
     const pubPem = keys.publicKey.export({ type: 'spki', format: 'pem' }) as string;
     expect(readPublicKey(file('pub.pem', pubPem)).equals(keys.publicKey)).toBe(true);
     expect(refusal(() => readPublicKey(file('priv-as-pub.pem', signPem)), signPem)).toMatch(/: a private key; give its public key/);
-    expect(refusal(() => readPublicKey(file('rsa-pub.pem', rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string)), '')).toMatch(/: an rsa key; manifests are signed with Ed25519/);
+    expect(refusal(() => readPublicKey(file('rsa-pub.pem', rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string)), '')).toMatch(/: a key of type rsa; manifests are signed with Ed25519/);
     expect(refusal(() => readPublicKey(file('garbage.pem', 'hello')), '')).toMatch(/: not a public key in PEM/);
     expect(refusal(() => readPublicKey(join(out, 'absent-pub.pem')), '')).toMatch(/cannot read it \(ENOENT\)/);
   });
