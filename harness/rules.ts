@@ -2,7 +2,7 @@
 // Every check names one of these IDs; every result carries it. A retired ID stays listed in RETIRED_RULES so
 // that it is never reused for another rule.
 
-/** The version of RULES.md this table restates (reports and manifests name it). */
+/** The catalog's version (RULES.md): reports carry it, and `merge` refuses reports judged by different ones. */
 export const CATALOG_VERSION = '1.1';
 
 export type Severity = 'MUST' | 'SHOULD';
