@@ -297,11 +297,11 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const cleanup: Array<() => Promise<void>> = [];
   try {
     if (overrides.usageError !== undefined) throw new UsageError(overrides.usageError);
-    if (signKey instanceof UsageError) throw signKey;
     const plan = planRoles(options);
     const session = sessionSettings(options);
     const { settings, requestTimeoutMs } = session;
     seed = settings.seed;
+    if (signKey instanceof UsageError) throw signKey;
     const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
     const participantSettings = participantSettingsOf(options, settings);
     const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };
