@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
+import { MANIFEST, readPublicKey, SIGNATURE, verifyReportDir } from '../reports/manifest.ts';
 import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './operator/faults.ts';
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
@@ -14,7 +15,6 @@ import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
-import { MANIFEST, readPublicKey, SIGNATURE, verifyReportDir } from '../reports/manifest.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
