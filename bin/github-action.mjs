@@ -5,9 +5,9 @@
 // its command line. UID2_KIT_DIR is the action's checkout (github.action_path), where the binary is.
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { appendFileSync, readFileSync } from 'node:fs';
+import { appendFileSync, readFileSync, realpathSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 
 /** Inputs handed to the kit through its environment variables (PROTOCOL.md §1). */
 const THROUGH_ENV = {
@@ -93,7 +93,8 @@ async function main(env) {
   return code;
 }
 
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+// Run as a script (not imported by the tests); Node gives a main module its real path, so compare real paths.
+if (process.argv[1] !== undefined && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   main(process.env).then(
     (code) => process.exit(code),
     (e) => {
