@@ -2,6 +2,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
+import { MANIFEST, readPublicKey, SIGNATURE, verifyReportDir } from '../reports/manifest.ts';
 import { OPERATOR_FAULTS, findOperatorFault, type OperatorFaultName } from './operator/faults.ts';
 import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
@@ -211,6 +212,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--baseline <file>', 'known failures accepted until a date, JSON or YAML (schemas/baseline.schema.json)').env('UID2_BASELINE'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
+    .addOption(new Option('--sign-key <file>', 'Ed25519 private key (PEM): also write manifest.sig, a signature of manifest.json').env('UID2_SIGN_KEY'))
     .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')
     .hook('preAction', (command) => applyConfigFile(command));
 }
@@ -331,7 +333,32 @@ export function buildProgram(): Command {
       process.exitCode = await calibrateCommand(options);
     });
 
+  program
+    .command('verify')
+    .description(`check a report directory against its ${MANIFEST}: every file's SHA-256, nothing else there, and with --public-key the signature in ${SIGNATURE}`)
+    .argument('<dir>', 'the report directory')
+    .addOption(new Option('--public-key <file>', `Ed25519 public key (PEM) that checks ${SIGNATURE}`).env('UID2_PUBLIC_KEY'))
+    .action((dir: string, options: { publicKey?: string }) => {
+      process.exitCode = verifyCommand(dir, options.publicKey);
+    });
+
   return program;
+}
+
+/** `verify`: 0 when every hash (and the signature, with a key) holds, 1 naming the first mismatch. */
+function verifyCommand(dir: string, publicKeyFile: string | undefined): number {
+  const verdict = verifyReportDir(dir, publicKeyFile === undefined ? undefined : readPublicKey(publicKeyFile));
+  if (!verdict.ok) {
+    process.stdout.write(`MISMATCH: ${verdict.mismatch}\n`);
+    return EXIT.fail;
+  }
+  const signature = {
+    verified: `${SIGNATURE} verified with ${publicKeyFile}`,
+    'not-checked': `${SIGNATURE} not checked (give --public-key)`,
+    unsigned: `not signed (no ${SIGNATURE})`,
+  }[verdict.signature];
+  process.stdout.write(`VERIFIED: ${verdict.files} files match ${MANIFEST}; ${signature}\n`);
+  return EXIT.pass;
 }
 
 /**

@@ -23,6 +23,7 @@ import { REFERENCE_ROLES } from './participants/reference.ts';
 import { PARTICIPANT_ROLES, type ParticipantRole } from './participants/role.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import { writeReports } from '../reports/index.ts';
+import { signKeyOption } from '../reports/manifest.ts';
 import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
@@ -57,6 +58,8 @@ export interface RunOptions {
   seed?: string;
   runs: string;
   out: string;
+  /** Ed25519 private key file (PEM) that signs manifest.json. */
+  signKey?: string;
 }
 
 /** Defaults of the run options (the CLI shows them; the bench runs with them). */
@@ -258,6 +261,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   // progress, the console and the reports all pass through it.
   const scrubber = new Scrubber();
   scrubber.addCredentials(options);
+  const signKey = signKeyOption(options.signKey, scrubber);
   const progress = createProgress(process.stderr, undefined, scrubber);
   const say = (line: string) => progress.phase(line);
   const startedAt = new Date();
@@ -283,7 +287,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   };
   const write = (run: RunResult): string[] => {
     try {
-      return writeReports(options.out, run, scrubber);
+      return writeReports(options.out, run, scrubber, signKey instanceof UsageError ? undefined : signKey);
     } catch (e) {
       throw unwritableOut(options.out, e);
     }
@@ -302,6 +306,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
     const session = sessionSettings(options);
     const { settings, requestTimeoutMs } = session;
     seed = settings.seed;
+    if (signKey instanceof UsageError) throw signKey;
     const deadlineMs = Date.now() + parseDuration(options.deadline, '--deadline');
     const participantSettings = participantSettingsOf(options, settings);
     const operatorListen = options.operatorListen ? parseListen(options.operatorListen, '--operator-listen') : { host: '127.0.0.1', port: 0 };

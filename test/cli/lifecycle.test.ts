@@ -11,6 +11,7 @@ import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
+import { verifyReportDir } from '../../reports/manifest.ts';
 
 const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
 const ROOT = new URL('../..', import.meta.url).pathname;
@@ -34,6 +35,8 @@ function expectValid(dir: string): Report {
   const report = readReport(dir);
   expect(validateReport(report), JSON.stringify(validateReport.errors)).toBe(true);
   for (const file of ['junit.xml', 'audit.html', 'audit.md']) expect(readFileSync(join(dir, file), 'utf8').length, file).toBeGreaterThan(0);
+  // However the run ended, manifest.json came last and matches what is there.
+  expect(verifyReportDir(dir)).toMatchObject({ ok: true, files: 4 });
   return report;
 }
 

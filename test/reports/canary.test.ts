@@ -72,7 +72,7 @@ describe('no secret reaches any output', () => {
     const { code, outputs, target } = await scan(true);
     expect([0, 1], outputs.get('stderr')).toContain(code); // judged (its statuses are wrong), not "could not test"
     expect(target.echoed).toBeGreaterThan(100);
-    expect([...outputs.keys()].sort()).toEqual(['audit.html', 'audit.md', 'junit.xml', 'report.json', 'stderr', 'stdout']);
+    expect([...outputs.keys()].sort()).toEqual(['audit.html', 'audit.md', 'junit.xml', 'manifest.json', 'report.json', 'stderr', 'stdout']);
     // Every kind of canary passed through the target: credentials, DII and hashes, tokens, raw UID2s.
     const canaries = [...target.canaries];
     expect(canaries.filter((v) => v.includes('@')).length).toBeGreaterThan(10);
