@@ -2,6 +2,9 @@
 // Every check names one of these IDs; every result carries it. A retired ID stays listed in RETIRED_RULES so
 // that it is never reused for another rule.
 
+/** The catalog's version (RULES.md): reports carry it, and `merge` refuses reports judged by different ones. */
+export const CATALOG_VERSION = '1.1';
+
 export type Severity = 'MUST' | 'SHOULD';
 export type Role = 'operator' | 'publisher' | 'dsp' | 'advertiser' | 'sharer';
 
