@@ -101,16 +101,17 @@ describe('a fleet run of three simulated operators, and merge', () => {
   }, 300_000);
 
   it('merge of the three single-target reports of a CI matrix gives the same verdicts per target and rule', async () => {
-    const singles = await Promise.all(
-      NAMES.map(async (name, i) => {
-        const dir = join(out, `single-${name}`);
-        const c = credentialsOf(i);
-        const { code } = await cli(['run', '--target', `${name}=${operators[i]!.url}`, ...SHORT, '--out', dir], { UID2_API_KEY: c.apiKey, UID2_CLIENT_SECRET: c.clientSecret, UID2_OPTOUT_API_KEY: c.optoutApiKey, UID2_OPTOUT_CLIENT_SECRET: c.optoutClientSecret });
-        expect(code).toBe(name === FAULTY ? 1 : 0);
-        expect(readReport(dir).target.name).toBe(name);
-        return join(dir, 'report.json');
-      }),
-    );
+    // One after the other, as separate CI jobs would run them (the three operators share this process).
+    const singles: string[] = [];
+    for (const [i, name] of NAMES.entries()) {
+      const dir = join(out, `single-${name}`);
+      const c = credentialsOf(i);
+      const env = { UID2_API_KEY: c.apiKey, UID2_CLIENT_SECRET: c.clientSecret, UID2_OPTOUT_API_KEY: c.optoutApiKey, UID2_OPTOUT_CLIENT_SECRET: c.optoutClientSecret };
+      const { code, stderr } = await cli(['run', '--target', `${name}=${operators[i]!.url}`, ...SHORT, '--out', dir], env);
+      expect(code, stderr).toBe(name === FAULTY ? 1 : 0);
+      expect(readReport(dir).target.name).toBe(name);
+      singles.push(join(dir, 'report.json'));
+    }
     const dir = join(out, 'merged');
     const { code, stdout } = await cli(['merge', ...singles, '--out', dir]);
     expect(code).toBe(1);
