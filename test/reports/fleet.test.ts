@@ -140,6 +140,11 @@ describe('the verdict of several targets', () => {
     expect(xml).toContain('could not test: cannot reach the operator');
   });
 
+  it('keeps audit.html well-formed with the fleet tables', async () => {
+    const answer = await validateXML({ xml: [{ fileName: 'audit.html', contents: auditHtml(fleetRun()) }], normalization: 'c14n' });
+    expect(answer.valid ? [] : answer.errors.map((e) => e.rawMessage)).toEqual([]);
+  });
+
   it('gives the audit a verdict per target and rule, and names the target of every finding', () => {
     const md = auditMarkdown(fleetRun());
     expect(md).toContain('## Verdict per target');
@@ -154,6 +159,7 @@ describe('the verdict of several targets', () => {
     const html = auditHtml(fleetRun());
     expect(html).toContain('<h2>Verdict per target</h2>');
     expect(html).toContain('<th>apac</th>');
+    expect(html).toContain(`<td><code>${FAIL.rule}</code></td><td><span class="verdict v-not_run">Not run</span></td><td><span class="verdict v-fail">Fail</span></td>`);
     expect(formatSummary(fleetRun())).toMatch(/^ {2}us \(https:\/\/us\.example\): FAIL: 1 rule failed: OP-STATUS-OPTOUT$/m);
   });
 });
