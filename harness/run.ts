@@ -11,7 +11,7 @@ import { ensureOutDir, runStop, SIGNAL_EXIT, stopMessage, unwritableOut, type Ru
 import { CATALOG_VERSION, findRule } from './rules.ts';
 import { runOperatorSession, type OperatorTarget, type SessionOptions, type SessionOutcome } from './engine/session.ts';
 import { sumTransport, targetSections, type TargetFacts } from './engine/fleet.ts';
-import { targetSpecs, type ConfigTarget, type TargetSpec } from './targets.ts';
+import { targetSpecs, type ConfigTarget, type TargetCredentials, type TargetSpec } from './targets.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { KIT_CSTG_ORIGIN } from './operator/variants.ts';
 import { base64Hash } from './engine/synthetic.ts';
@@ -27,7 +27,8 @@ import { writeReports } from '../reports/index.ts';
 import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
-export interface RunOptions {
+/** The run's options; the credentials are those of its target (`targets` in the config file may have their own). */
+export interface RunOptions extends TargetCredentials {
   role: string[];
   /** One URL (an environment variable, the config file) or several (`--target` repeated). */
   target?: string | readonly string[];
@@ -40,16 +41,9 @@ export interface RunOptions {
   refreshAfter?: string;
   identityExpiresAfter?: string;
   refreshExpiresAfter?: string;
-  apiKey?: string;
-  clientSecret?: string;
-  optoutApiKey?: string;
-  optoutClientSecret?: string;
-  cstgPublicKey?: string;
-  cstgSubscriptionId?: string;
   /** Default: RUN_DEFAULTS, or the `target*` ones against --target. */
   propagationTimeout?: string;
   settle?: string;
-  cstgOrigin?: string;
   watch?: string;
   timeout: string;
   deadline: string;

@@ -268,7 +268,8 @@ function facts(run: RunResult, verdicts: readonly RuleVerdict[]): Array<[string,
 function intro(run: RunResult): Section[] {
   const roles = coveredRoles(run);
   const participants = roles.filter((r) => r !== 'operator');
-  const production = run.capabilities !== undefined && !run.capabilities.includes('synthetic');
+  // In a fleet, one production target is enough for the kit to have sent only the documented identities there.
+  const production = (targetRuns(run) ?? [run]).some((t) => t.capabilities !== undefined && !t.capabilities.includes('synthetic'));
   const acted: string[] = [];
   if (roles.includes('operator')) {
     acted.push('For the operator, the kit acted as UID2 participants (publisher, advertiser, data provider, sharer): it registered opt-outs through the opt-out service’s endpoint and then asked every endpoint that opt-out touches about the same people.');
