@@ -167,6 +167,22 @@ describe('fleet run options', () => {
     expect(unreached).toMatchObject({ name: '127.0.0.1:9', outcome: 'error', error: expect.stringContaining('cannot reach the operator') });
     expect(report.results.filter((r) => r.target === reached!.name && r.status === 'pass').length).toBeGreaterThan(0);
   }, 300_000);
+
+  it('ends every target at the run deadline: each one incomplete, its unfinished checks reported as not run (exit 2)', async () => {
+    const c = credentialsOf(0);
+    const dir = join(out, 'deadline');
+    const targets = [`a=${operators[0]!.url}`, `b=${operators[0]!.url}`];
+    const { code } = await cli(['run', ...targets.flatMap((t) => ['--target', t]), '--api-key', c.apiKey, '--client-secret', c.clientSecret, '--optout-api-key', c.optoutApiKey, '--optout-client-secret', c.optoutClientSecret, ...SHORT, '--deadline', '1ms', '--out', dir]);
+    expect(code).toBe(2);
+    const report = readReport(dir);
+    expect(validateWith('report', report)).toEqual([]);
+    expect(report).toMatchObject({ outcome: 'error', stopped_by: 'deadline', incomplete: true });
+    expect(report.targets!.map((t) => [t.name, t.outcome, t.incomplete])).toEqual([
+      ['a', 'error', true],
+      ['b', 'error', true],
+    ]);
+    for (const name of ['a', 'b']) expect(report.results.filter((r) => r.target === name && r.status === 'skipped').length).toBeGreaterThan(0);
+  }, 120_000);
 });
 
 function defaultName(url: string): string {
