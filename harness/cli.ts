@@ -11,6 +11,7 @@ import { findRule, RULES } from './rules.ts';
 import { validateWith } from './engine/schemas.ts';
 import { positiveInteger, RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate, calibrateParticipants, expectedFailures } from './calibrate.ts';
+import { mergeCommand } from './merge.ts';
 import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
@@ -131,6 +132,7 @@ function listCommand(options: { faults?: boolean; json?: boolean }): void {
 }
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+const collectTargets = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
 /**
  * `calibrate`: every named fault must fail exactly its rules, and the conformant operator, plain and in every
@@ -185,7 +187,7 @@ async function calibrateCommand(options: { fault: string[]; variant: string[]; c
 /** The options `run` and `replay` share (PROTOCOL.md §1), each also settable from its environment variable. */
 function addRunOptions(command: Command): Command {
   return command
-    .addOption(new Option('--target <url>', 'the operator under test').env('UID2_TARGET'))
+    .addOption(new Option('--target <url>', 'the operator under test (repeatable: a fleet run; NAME=URL names it)').env('UID2_TARGET').argParser(collectTargets))
     .addOption(new Option('--driver <url>', "a participant's driver endpoint (PROTOCOL.md §3)").env('UID2_DRIVER'))
     .addOption(new Option('--operator-listen <host:port>', "where the kit's operator listens for the participant under test").env('UID2_OPERATOR_LISTEN'))
     .addOption(new Option('--webhook <template>', "the DSP's opt-out webhook, with {uid2} and {timestamp}").env('UID2_WEBHOOK'))
@@ -235,6 +237,8 @@ function applyConfigFile(command: Command): void {
   if (problems.length > 0) throw new UsageError(`--config ${file}: ${problems.join('; ')}`);
   for (const [key, value] of Object.entries(config as Record<string, unknown>)) {
     const name = key.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase());
+    // --target (a flag or UID2_TARGET) wins over the file's targets, as over its target.
+    if (name === 'targets' && ['cli', 'env'].includes(command.getOptionValueSource('target') ?? '')) continue;
     const source = command.getOptionValueSource(name);
     if (source !== undefined && source !== 'default') continue;
     command.setOptionValueWithSource(name, typeof value === 'number' ? String(value) : value, 'config');
@@ -290,6 +294,15 @@ export function buildProgram(): Command {
       replayPaths: new Map([[checkId, path]]),
     });
   });
+
+  program
+    .command('merge')
+    .description('combine the report.json files of parallel runs (a CI matrix over targets or roles) into one report, as a fleet run writes it')
+    .argument('<reports...>', 'report.json files')
+    .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
+    .action(async (files: string[], options: { out: string }) => {
+      process.exitCode = await mergeCommand(files, options.out);
+    });
 
   program
     .command('serve-operator')

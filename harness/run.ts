@@ -2,19 +2,21 @@
 // be tested at all, runs the operator suite, prints progress and a summary, writes the reports, and returns
 // the exit code of PROTOCOL.md §2.
 import { randomInt } from 'node:crypto';
-import { newTransportStats, OperatorClient, TransportError } from './client/operator-client.ts';
+import { newTransportStats, OperatorClient, TransportError, type TransportStats } from './client/operator-client.ts';
 import { checkClientSecret, parseDuration, parseListen, TargetError, UsageError } from './config.ts';
 import type { Check, CheckSettings } from './engine/check.ts';
 import { outcomeOf, summarize, undecidedRules, type CheckResult, type RunResult } from './engine/result.ts';
 import { skipChecks } from './engine/runner.ts';
 import { applyBaseline, baselined, baselineOutcome, loadBaseline, utcDay, type Baseline } from './engine/baseline.ts';
 import { ensureOutDir, runStop, SIGNAL_EXIT, stopMessage, unwritableOut, type RunStop } from './lifecycle.ts';
-import { findRule } from './rules.ts';
-import { runOperatorSession, type OperatorTarget } from './engine/session.ts';
+import { CATALOG_VERSION, findRule } from './rules.ts';
+import { runOperatorSession, type OperatorTarget, type SessionOptions, type SessionOutcome } from './engine/session.ts';
+import { sumTransport, targetSections, type TargetFacts } from './engine/fleet.ts';
+import { targetSpecs, type ConfigTarget, type TargetCredentials, type TargetSpec } from './targets.ts';
 import { startOperator, type RunningOperator } from './operator/index.ts';
 import { KIT_CSTG_ORIGIN } from './operator/variants.ts';
 import { base64Hash } from './engine/synthetic.ts';
-import { createProgress } from './progress.ts';
+import { createProgress, type Progress } from './progress.ts';
 import { Scrubber } from './engine/scrub.ts';
 import { DriverUnavailableError, runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
 import { Webhook } from './engine/webhook.ts';
@@ -27,9 +29,13 @@ import { signKeyOption } from '../reports/manifest.ts';
 import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
-export interface RunOptions {
+/** The run's options; the credentials are those of its target (`targets` in the config file may have their own). */
+export interface RunOptions extends TargetCredentials {
   role: string[];
-  target?: string;
+  /** One URL (an environment variable, the config file) or several (`--target` repeated). */
+  target?: string | readonly string[];
+  /** `targets` of the config file. */
+  targets?: readonly ConfigTarget[];
   driver?: string;
   operatorListen?: string;
   webhook?: string;
@@ -37,16 +43,9 @@ export interface RunOptions {
   refreshAfter?: string;
   identityExpiresAfter?: string;
   refreshExpiresAfter?: string;
-  apiKey?: string;
-  clientSecret?: string;
-  optoutApiKey?: string;
-  optoutClientSecret?: string;
-  cstgPublicKey?: string;
-  cstgSubscriptionId?: string;
   /** Default: RUN_DEFAULTS, or the `target*` ones against --target. */
   propagationTimeout?: string;
   settle?: string;
-  cstgOrigin?: string;
   watch?: string;
   timeout: string;
   deadline: string;
@@ -87,8 +86,8 @@ export interface SessionSettings {
 }
 
 /** The session settings a set of run options means; with no argument, the defaults. */
-export function sessionSettings(options: Pick<RunOptions, 'target' | 'propagationTimeout' | 'settle' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
-  const target = options.target !== undefined;
+export function sessionSettings(options: Pick<RunOptions, 'target' | 'targets' | 'propagationTimeout' | 'settle' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
+  const target = hasTarget(options);
   const propagationTimeoutMs = parseDuration(options.propagationTimeout ?? (target ? RUN_DEFAULTS.targetPropagationTimeout : RUN_DEFAULTS.propagationTimeout), '--propagation-timeout');
   const settings: CheckSettings = {
     propagationTimeoutMs,
@@ -106,6 +105,11 @@ export function sessionSettings(options: Pick<RunOptions, 'target' | 'propagatio
     checkTimeoutMs: propagationTimeoutMs + settings.watchMs * 2 + 60_000,
     concurrency: positiveInteger(options.concurrency, '--concurrency'),
   };
+}
+
+/** Whether the run tests operators at URLs (`--target`, or `targets` in the config file). */
+function hasTarget(options: Pick<RunOptions, 'target' | 'targets'>): boolean {
+  return options.target !== undefined || options.targets !== undefined;
 }
 
 /** Production operator hosts (UID2-SPEC §0): refused unless --allow-production. */
@@ -186,9 +190,9 @@ function parseOrigin(text: string): string {
   return url.origin;
 }
 
-/** The target and its credentials: the embedded simulated operator, or --target with the given keys. */
-async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTarget; embedded?: RunningOperator }> {
-  if (options.target === undefined) {
+/** The target and its credentials: the embedded simulated operator, or a --target with its keys. */
+async function resolveTarget(options: RunOptions, spec: TargetSpec | undefined): Promise<{ target: OperatorTarget; embedded?: RunningOperator }> {
+  if (spec === undefined) {
     // The embedded operator checks the CSTG origin like a real one; the kit sends its site's domain.
     const embedded = await startOperator({ cstgOrigins: [KIT_CSTG_ORIGIN] });
     const c = embedded.credentials;
@@ -198,23 +202,23 @@ async function resolveTarget(options: RunOptions): Promise<{ target: OperatorTar
       target: { url: embedded.url, apiKey: c.apiKey, clientSecret: c.clientSecret, optoutApiKey: c.optoutApiKey, optoutClientSecret: c.optoutClientSecret, cstg, production: false },
     };
   }
-  const url = parseTarget(options.target);
+  const url = parseTarget(spec.url);
   const production = PRODUCTION_HOST.test(url.hostname);
   if (production && !options.allowProduction) {
     throw new UsageError(`--target ${url.hostname} is a production operator; use a staging or integration URL, or --allow-production`);
   }
-  if (!options.apiKey || !options.clientSecret) throw new UsageError('--target needs --api-key and --client-secret (or UID2_API_KEY, UID2_CLIENT_SECRET)');
-  if (Boolean(options.optoutApiKey) !== Boolean(options.optoutClientSecret)) throw new UsageError('--optout-api-key and --optout-client-secret go together');
-  if (Boolean(options.cstgPublicKey) !== Boolean(options.cstgSubscriptionId)) throw new UsageError('--cstg-public-key and --cstg-subscription-id go together');
-  if (options.cstgOrigin && !options.cstgPublicKey) throw new UsageError('--cstg-origin needs --cstg-public-key and --cstg-subscription-id');
-  const origin = options.cstgOrigin ? { origin: parseOrigin(options.cstgOrigin) } : {};
+  if (!spec.apiKey || !spec.clientSecret) throw new UsageError('--target needs --api-key and --client-secret (or UID2_API_KEY, UID2_CLIENT_SECRET)');
+  if (Boolean(spec.optoutApiKey) !== Boolean(spec.optoutClientSecret)) throw new UsageError('--optout-api-key and --optout-client-secret go together');
+  if (Boolean(spec.cstgPublicKey) !== Boolean(spec.cstgSubscriptionId)) throw new UsageError('--cstg-public-key and --cstg-subscription-id go together');
+  if (spec.cstgOrigin && !spec.cstgPublicKey) throw new UsageError('--cstg-origin needs --cstg-public-key and --cstg-subscription-id');
+  const origin = spec.cstgOrigin ? { origin: parseOrigin(spec.cstgOrigin) } : {};
   return {
     target: {
       url: url.href.replace(/\/$/, ''),
-      apiKey: options.apiKey,
-      clientSecret: checkClientSecret(options.clientSecret, '--client-secret'),
-      ...(options.optoutApiKey ? { optoutApiKey: options.optoutApiKey, optoutClientSecret: checkClientSecret(options.optoutClientSecret!, '--optout-client-secret') } : {}),
-      ...(options.cstgPublicKey ? { cstg: { publicKey: options.cstgPublicKey, subscriptionId: options.cstgSubscriptionId!, ...origin } } : {}),
+      apiKey: spec.apiKey,
+      clientSecret: checkClientSecret(spec.clientSecret, '--client-secret'),
+      ...(spec.optoutApiKey ? { optoutApiKey: spec.optoutApiKey, optoutClientSecret: checkClientSecret(spec.optoutClientSecret!, '--optout-client-secret') } : {}),
+      ...(spec.cstgPublicKey ? { cstg: { publicKey: spec.cstgPublicKey, subscriptionId: spec.cstgSubscriptionId!, ...origin } } : {}),
       production,
     },
   };
@@ -234,14 +238,15 @@ function planRoles(options: RunOptions): { operator: boolean; participants: Part
   const known = new Set<string>(['operator', ...PARTICIPANT_ROLES]);
   const unknown = options.role.filter((r) => !known.has(r));
   if (unknown.length > 0) throw new UsageError(`--role ${unknown.join(', ')}: use operator, publisher, dsp, advertiser or sharer`);
-  if (options.target && options.driver) throw new UsageError('--target (an operator under test) and --driver (a participant under test) go in separate runs: --api-key means a different credential in each');
-  const embedded = !options.target && !options.driver;
+  const remote = hasTarget(options);
+  if (remote && options.driver) throw new UsageError('--target (an operator under test) and --driver (a participant under test) go in separate runs: --api-key means a different credential in each');
+  const embedded = !remote && !options.driver;
   const asked = options.role as Array<'operator' | ParticipantRole>;
   const participants = asked.filter((r): r is ParticipantRole => r !== 'operator');
   if (asked.includes('operator') && options.driver) throw new UsageError('--role operator needs --target (or nothing, for the embedded operator), not --driver');
-  if (participants.length > 0 && options.target) throw new UsageError(`--role ${participants.join(', ')} needs --driver (or nothing, for the reference participants), not --target`);
+  if (participants.length > 0 && remote) throw new UsageError(`--role ${participants.join(', ')} needs --driver (or nothing, for the reference participants), not --target`);
   if (asked.length > 0) return { operator: asked.includes('operator'), participants, embedded };
-  return { operator: !options.driver, participants: options.target ? [] : 'all-played', embedded };
+  return { operator: !options.driver, participants: remote ? [] : 'all-played', embedded };
 }
 
 /** One suite of the run: the checks it plans, for which roles, and its results once it has them. */
@@ -268,21 +273,26 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   const sessions: SessionEntry[] = [];
   const extras: Partial<RunResult> = {};
   const targets: string[] = [];
+  /** The name of the run's one --target; in a fleet run, what it knows of each target. */
+  let targetName: string | undefined;
+  const fleet: TargetFacts[] = [];
   let seed = 0;
   const record = (ending: Pick<RunResult, 'outcome' | 'error' | 'stopped_by'>, results: CheckResult[]): RunResult => {
     const roles = [...new Set(sessions.flatMap((s) => s.roles))];
     const undecided = undecidedRules(results);
     return {
       kit,
+      catalog: { version: CATALOG_VERSION },
       started_at: startedAt.toISOString(),
       finished_at: new Date().toISOString(),
       seed,
-      target: { role: (roles[0] ?? 'operator') as RunResult['target']['role'], url: targets.join(' ') || 'none', ...(roles.length > 1 ? { roles } : {}) },
+      target: { role: (roles[0] ?? 'operator') as RunResult['target']['role'], url: targets.join(' ') || 'none', ...(roles.length > 1 ? { roles } : {}), ...(targetName ? { name: targetName } : {}) },
       ...ending,
       summary: summarize(results),
       ...(undecided.length > 0 ? { incomplete: true, undecided_rules: undecided } : {}),
       results,
       ...extras,
+      ...(fleet.length > 0 ? { targets: targetSections(results, fleet, { strict: options.strict ?? false, interrupted: ending.outcome === 'interrupted' }) } : {}),
     };
   };
   const write = (run: RunResult): string[] => {
@@ -316,28 +326,65 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       done += 1;
       // The progress line says what the reports will: a failure the baseline accepts is skipped there too.
       const r = baseline ? baselined(baseline, found, utcDay(startedAt)) : found;
-      say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.check}: ${oneLine(r.message)}`);
+      say(`[${String(done).padStart(3)}] ${r.status.toUpperCase().padEnd(14)} ${r.rule.padEnd(22)} ${r.target ? `${r.target} ` : ''}${r.check}: ${oneLine(r.message)}`);
     };
     stop = runStop(deadlineMs, options.deadline);
     const { signal } = stop;
 
     if (plan.operator) {
-      const { target, embedded } = await resolveTarget(options);
-      if (embedded) cleanup.push(() => embedded.close());
-      scrubber.addCredentials(target);
-      const entry: SessionEntry = { checks: overrides.checks ?? OPERATOR_CHECKS, roles: ['operator'] };
+      const checks = overrides.checks ?? OPERATOR_CHECKS;
+      const entry: SessionEntry = { checks, roles: ['operator'] };
       sessions.push(entry);
-      targets.push(embedded ? 'embedded:simulated-operator' : target.url);
-      if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
-      const transport = (extras.transport = newTransportStats());
-      await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal, transport }), target.cstg);
-      const outcome = await runOperatorSession(target, { checks: overrides.checks ?? OPERATOR_CHECKS, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal, transport, progress, onResult, scrubber }).catch((e: unknown) => {
-        // A target that stops answering after preflight: could not test, with the reason, never a crash.
-        throw e instanceof TransportError && !signal.aborted ? new TargetError(`the operator stopped answering during the run: ${e.message}`) : e;
-      });
-      entry.results = outcome.results;
-      extras.propagation = { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs };
-      extras.capabilities = outcome.capabilities;
+      const specs = targetSpecs(options);
+      const several = specs.length > 1;
+      // Every target's options are checked before any request is sent to any of them.
+      const operators = await Promise.all(
+        (specs.length > 0 ? specs : [undefined]).map((spec) =>
+          resolveTarget(options, spec).then(
+            (resolved) => ({ spec, ...resolved }),
+            (e: unknown) => {
+              throw several && e instanceof UsageError ? new UsageError(`target ${spec!.name}: ${e.message}`) : e;
+            },
+          ),
+        ),
+      );
+      for (const { target, embedded } of operators) {
+        if (embedded) cleanup.push(() => embedded.close());
+        scrubber.addCredentials(target);
+        targets.push(embedded ? 'embedded:simulated-operator' : target.url);
+      }
+      const test = (target: OperatorTarget, transport: TransportStats, name?: string) =>
+        testOperator(target, { checks, replayPaths: overrides.replayPaths, ...session, deadlineMs, signal, transport, scrubber, ...(name === undefined ? { progress, onResult } : { progress: labelled(progress, name), onResult: (r) => onResult({ ...r, target: name }) }) });
+      if (!several) {
+        const { spec, target, embedded } = operators[0]!;
+        targetName = spec?.name;
+        if (embedded) say(`operator role: testing the embedded simulated operator at ${embedded.url}`);
+        const outcome = await test(target, (extras.transport = newTransportStats()));
+        entry.results = outcome.results;
+        extras.propagation = { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs };
+        extras.capabilities = outcome.capabilities;
+      } else {
+        say(`operator role: testing ${operators.length} operators at once: ${operators.map((o) => `${o.spec!.name} (${o.target.url})`).join(', ')}`);
+        // Each target in its own session; one that cannot be tested does not stop the others.
+        const tested = await Promise.all(
+          operators.map(async ({ spec, target }) => {
+            const facts: TargetFacts = { name: spec!.name, url: target.url, transport: newTransportStats() };
+            try {
+              const outcome = await test(target, facts.transport!, facts.name);
+              const figures = { propagation: { ...outcome.propagation, timeout_ms: settings.propagationTimeoutMs }, capabilities: outcome.capabilities };
+              return { facts: { ...facts, ...figures }, results: outcome.results };
+            } catch (e) {
+              if (signal.aborted) return { facts, results: skipChecks(checks, `${stopMessage(signal)} before this check ran`) };
+              return { facts: { ...facts, error: failureText(e, scrubber) }, results: [] };
+            }
+          }),
+        );
+        entry.results = tested.flatMap((t) => t.results.map((r) => ({ ...r, target: t.facts.name })));
+        fleet.push(...tested.map((t) => t.facts));
+        extras.transport = sumTransport(tested.map((t) => t.facts.transport!));
+        const untested = fleet.filter((f) => f.error !== undefined);
+        if (untested.length > 0) throw new TargetError(untested.map((f) => `target ${f.name} could not be tested: ${f.error}`).join('; '));
+      }
     }
     if (plan.participants === 'all-played' || plan.participants.length > 0) {
       const operator = await startOperator({
@@ -385,10 +432,8 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   } catch (e) {
     if (stop?.signal.aborted) {
       // The deadline or a signal cut a phase short: the unfinished suites' checks are reported as not run.
-    } else if (e instanceof UsageError || e instanceof TargetError || e instanceof DriverUnavailableError) {
-      failure = scrubber.scrub(e.message);
     } else {
-      failure = `unexpected error: ${oneLine(scrubber.scrub((e as Error)?.message ?? String(e)))}`;
+      failure = failureText(e, scrubber);
     }
   } finally {
     for (const close of cleanup.reverse()) await close().catch(() => undefined);
@@ -416,6 +461,27 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
   }
   process.stdout.write(`${scrubber.scrub(formatOutcomeLine(run, paths))}\n`);
   return outcome === 'interrupted' ? SIGNAL_EXIT[by as 'SIGINT' | 'SIGTERM'] : EXIT_OF[outcome];
+}
+
+/** Why a run (or one target of it) could not be tested, scrubbed. */
+function failureText(e: unknown, scrubber: Scrubber): string {
+  if (e instanceof UsageError || e instanceof TargetError || e instanceof DriverUnavailableError) return scrubber.scrub(e.message);
+  return `unexpected error: ${oneLine(scrubber.scrub((e as Error)?.message ?? String(e)))}`;
+}
+
+/** One operator: preflight, then its session. A target that stops answering after preflight could not be tested. */
+async function testOperator(target: OperatorTarget, options: SessionOptions): Promise<SessionOutcome> {
+  const { signal, transport } = options;
+  await preflight(new OperatorClient({ baseUrl: target.url, apiKey: target.apiKey, clientSecret: target.clientSecret, timeoutMs: options.requestTimeoutMs, cstgOrigin: target.cstg?.origin, signal, transport }), target.cstg);
+  return runOperatorSession(target, options).catch((e: unknown) => {
+    // Could not test, with the reason, never a crash.
+    throw e instanceof TransportError && !signal?.aborted ? new TargetError(`the operator stopped answering during the run: ${e.message}`) : e;
+  });
+}
+
+/** A target's progress lines in a fleet run, each led by its name. */
+function labelled(progress: Progress, name: string): Progress {
+  return { phase: (line) => progress.phase(`[${name}] ${line}`), tick: (text) => progress.tick(`[${name}] ${text}`) };
 }
 
 function oneLine(text: string): string {

@@ -21,6 +21,7 @@ import { summarize, type CheckResult, type Evidence, type RunResult, type Status
 import { RETIRED_RULES, RULES, type Role, type Severity } from '../harness/rules.ts';
 import { baselineFailures, type BaselineEntryReport } from '../harness/engine/baseline.ts';
 import { writeFileAtomic } from './json.ts';
+import { targetRuns } from '../harness/engine/fleet.ts';
 
 /** Transcript entries shown per finding; the rest stay in report.json. */
 const MAX_EVIDENCE = 10;
@@ -109,6 +110,13 @@ interface AuditModel {
   baseline: { file: string; accepted: BaselineEntryReport[]; review: BaselineEntryReport[] } | undefined;
   propagation: Array<[string, string]> | undefined;
   capabilities: string[] | undefined;
+  /** A run of several targets: each target's verdict, and every rule's verdict on each. */
+  fleet: FleetModel | undefined;
+}
+
+interface FleetModel {
+  targets: Array<{ name: string; url: string; outcome: RunResult['outcome']; text: string; checks: string; propagation: string }>;
+  rules: Array<{ id: string; severity: RuleVerdict['severity']; verdicts: VerdictKind[] }>;
 }
 
 // ── the model ──────────────────────────────────────────────────────────────────────────────────────
@@ -276,7 +284,8 @@ function facts(run: RunResult, verdicts: readonly RuleVerdict[]): Array<[string,
 function intro(run: RunResult): Section[] {
   const roles = coveredRoles(run);
   const participants = roles.filter((r) => r !== 'operator');
-  const production = run.capabilities !== undefined && !run.capabilities.includes('synthetic');
+  // In a fleet, one production target is enough for the kit to have sent only the documented identities there.
+  const production = (targetRuns(run) ?? [run]).some((t) => t.capabilities !== undefined && !t.capabilities.includes('synthetic'));
   const acted: string[] = [];
   if (roles.includes('operator')) {
     acted.push('For the operator, the kit acted as UID2 participants (publisher, advertiser, data provider, sharer): it registered opt-outs through the opt-out service’s endpoint and then asked every endpoint that opt-out touches about the same people.');
@@ -385,8 +394,47 @@ function model(run: RunResult): AuditModel {
     else groups.push({ heading, rules: [v] });
   }
 
-  const p = run.propagation;
-  const propagation: AuditModel['propagation'] = p
+  const perTarget = targetRuns(run);
+  return {
+    title: TITLE,
+    outcome: outcomeOf(run, verdicts),
+    facts: facts(run, verdicts),
+    intro: intro(run),
+    verdicts: groups,
+    findings,
+    notDecided,
+    baseline,
+    // A fleet's figures are each target's, led by its name.
+    propagation: perTarget ? perTarget.flatMap((t) => (propagationRows(t.propagation) ?? []).map(([name, value]): [string, string] => [`${t.target.name}: ${name}`, value])) : propagationRows(run.propagation),
+    capabilities: perTarget
+      ? perTarget.flatMap((t) => (t.capabilities === undefined ? [] : t.capabilities.length === 0 ? [`${t.target.name}: ${NO_CAPABILITIES}`] : t.capabilities.map((c) => `${t.target.name}: ${capabilityText(c)}`)))
+      : run.capabilities?.map(capabilityText),
+    fleet: perTarget && fleetModel(verdicts, perTarget),
+  };
+}
+
+/** Each target's verdict and counts, and the verdict of every rule the fleet covered on each target. */
+function fleetModel(verdicts: readonly RuleVerdict[], perTarget: readonly RunResult[]): FleetModel {
+  const byTarget = perTarget.map((t) => new Map(ruleVerdicts(t).map((v) => [v.id, v.verdict])));
+  const s = (t: RunResult) => t.summary;
+  return {
+    targets: perTarget.map((t) => {
+      const p = t.propagation;
+      return {
+        name: t.target.name!,
+        url: t.target.url,
+        outcome: t.outcome,
+        text: outcomeOf(t, ruleVerdicts(t)).text,
+        checks: `${t.results.length}${t.results.length > 0 ? `: ${countsText([s(t).pass, s(t).fail, s(t).warn, s(t).error, s(t).not_applicable, s(t).skipped])}` : ''}`,
+        propagation: p ? `${p.visible} of ${p.registered} opt-outs visible within ${humanDuration(p.timeout_ms)}${p.latencyMs ? `, median latency ${p.latencyMs.median} ms` : ''}` : 'none registered',
+      };
+    }),
+    rules: verdicts.map((v) => ({ id: v.id, severity: v.severity, verdicts: byTarget.map((m) => m.get(v.id) ?? 'not_run') })),
+  };
+}
+
+function propagationRows(p: RunResult['propagation']): Array<[string, string]> | undefined {
+  return p
     ? [
         ['Opt-outs registered', String(p.registered)],
         ['Visible within the bound', `${p.visible} of ${p.registered}`],
@@ -400,19 +448,6 @@ function model(run: RunResult): AuditModel {
         ]),
       ]
     : undefined;
-
-  return {
-    title: TITLE,
-    outcome: outcomeOf(run, verdicts),
-    facts: facts(run, verdicts),
-    intro: intro(run),
-    verdicts: groups,
-    findings,
-    notDecided,
-    baseline,
-    propagation,
-    capabilities: run.capabilities?.map(capabilityText),
-  };
 }
 
 /** What the audit says of a result the baseline accepted. */
@@ -489,7 +524,12 @@ function mdFence(lines: readonly string[]): string[] {
 // ── audit.md ───────────────────────────────────────────────────────────────────────────────────────
 
 function findingTitle(f: Finding): string {
-  return `F${f.number}. ${f.result.baseline ? VERDICT_LABEL.accepted : STATUS_LABEL[f.result.status]}: ${f.result.rule} (${f.severity}), check ${f.result.check}`;
+  return `F${f.number}. ${f.result.baseline ? VERDICT_LABEL.accepted : STATUS_LABEL[f.result.status]}: ${f.result.rule} (${f.severity}), check ${f.result.check}${onTarget(f.result)}`;
+}
+
+/** ` on target eu` for a result of a run of several targets. */
+function onTarget(result: CheckResult): string {
+  return result.target === undefined ? '' : ` on target ${result.target}`;
 }
 
 function transcriptText(lines: readonly TranscriptLine[]): string[] {
@@ -532,6 +572,13 @@ export function auditMarkdown(run: RunResult): string {
     }
   }
 
+  if (m.fleet) {
+    out.push('', '## Verdict per target', '', '| Target | URL | Outcome | Checks | Propagation |', '|---|---|---|---|---|');
+    for (const t of m.fleet.targets) out.push(`| ${md(t.name)} | ${md(t.url)} | **${md(t.text)}** | ${md(t.checks)} | ${md(t.propagation)} |`);
+    out.push('', `| Rule | ${m.fleet.targets.map((t) => md(t.name)).join(' | ')} |`, `|---|${m.fleet.targets.map(() => '---|').join('')}`);
+    for (const r of m.fleet.rules) out.push(`| ${md(r.id)} | ${r.verdicts.map((v) => `**${VERDICT_LABEL[v]}**`).join(' | ')} |`);
+  }
+
   out.push('', '## Findings');
   if (m.findings.length === 0) out.push('', 'No check failed, warned or could not decide.');
   for (const f of m.findings) {
@@ -548,7 +595,7 @@ export function auditMarkdown(run: RunResult): string {
   }
   if (m.notDecided.length > 0) {
     out.push('', '### Checks that did not apply or did not run', '', '| Check | Rule | Verdict | Reason |', '|---|---|---|---|');
-    for (const r of m.notDecided) out.push(`| ${mdCode(r.check).replace(/\|/g, '\\|')} | ${md(r.rule)} | ${STATUS_LABEL[r.status]} | ${md(r.message)} |`);
+    for (const r of m.notDecided) out.push(`| ${mdCode(r.check).replace(/\|/g, '\\|')}${md(onTarget(r))} | ${md(r.rule)} | ${STATUS_LABEL[r.status]} | ${md(r.message)} |`);
   }
 
   if (m.baseline) {
@@ -683,6 +730,13 @@ export function auditHtml(run: RunResult): string {
     out.push(...table(['Rule', 'Severity', 'What the rule requires', 'Verdict', 'Checks'], rows, 'verdicts'));
   }
 
+  if (m.fleet) {
+    out.push('<h2>Verdict per target</h2>');
+    out.push(...table(['Target', 'URL', 'Outcome', 'Checks', 'Propagation'], m.fleet.targets.map((t) => [`<code>${h(t.name)}</code>`, h(t.url), `<span class="verdict v-${t.outcome === 'interrupted' ? 'error' : t.outcome}">${h(t.text)}</span>`, h(t.checks), h(t.propagation)])));
+    const rows = m.fleet.rules.map((r) => [`<code>${h(r.id)}</code>`, ...r.verdicts.map((v) => `<span class="verdict v-${v}">${h(VERDICT_LABEL[v])}</span>`)]);
+    out.push(...table(['Rule', ...m.fleet.targets.map((t) => t.name)], rows, 'fleet'));
+  }
+
   out.push('<h2>Findings</h2>');
   if (m.findings.length === 0) out.push('<p>No check failed, warned or could not decide.</p>');
   for (const f of m.findings) {
@@ -700,7 +754,7 @@ export function auditHtml(run: RunResult): string {
   }
   if (m.notDecided.length > 0) {
     out.push('<h3>Checks that did not apply or did not run</h3>');
-    out.push(...table(['Check', 'Rule', 'Verdict', 'Reason'], m.notDecided.map((r) => [`<code>${h(r.check)}</code>`, `<code>${h(r.rule)}</code>`, h(STATUS_LABEL[r.status]), h(r.message)])));
+    out.push(...table(['Check', 'Rule', 'Verdict', 'Reason'], m.notDecided.map((r) => [`<code>${h(r.check)}</code>${h(onTarget(r))}`, `<code>${h(r.rule)}</code>`, h(STATUS_LABEL[r.status]), h(r.message)])));
   }
 
   if (m.baseline) {

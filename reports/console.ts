@@ -5,6 +5,7 @@
 import type { CheckResult, RunResult, Status } from '../harness/engine/result.ts';
 import { findRule, RULES } from '../harness/rules.ts';
 import { baselineFailures, entryLine } from '../harness/engine/baseline.ts';
+import { targetRuns } from '../harness/engine/fleet.ts';
 
 const STATUS_ORDER: readonly Status[] = ['pass', 'fail', 'warn', 'error', 'skipped', 'not_applicable'];
 /** Characters of a message shown per line; report.json keeps all of it. */
@@ -77,7 +78,7 @@ export function formatSummary(run: RunResult, paths: readonly string[] = []): st
     for (const [rule, results] of groups) {
       lines.push(`  ${rule} (${findRule(rule)?.severity ?? 'unknown severity'})`);
       for (const r of results) {
-        lines.push(`    ${r.status.toUpperCase().padEnd(14)} ${r.check}: ${oneLine(r.message)}`);
+        lines.push(`    ${r.status.toUpperCase().padEnd(14)} ${r.target === undefined ? '' : `${r.target} `}${r.check}: ${oneLine(r.message)}`);
         const c = r.counterexample;
         if (c) lines.push(`    ${''.padEnd(14)} counterexample: seed ${c.seed}, path ${JSON.stringify(c.path)}, value ${oneLine(c.value, 120)}`);
       }
@@ -99,6 +100,8 @@ export function formatSummary(run: RunResult, paths: readonly string[] = []): st
     for (const e of run.baseline.entries) lines.push(`  ${oneLine(entryLine(e), 400)}`);
   }
 
+  const perTarget = targetRuns(run);
+  if (perTarget) lines.push('', 'targets:', ...perTarget.map((t) => `  ${t.target.name} (${t.target.url}): ${conclusion(t)}`));
   lines.push('', conclusion(run));
   if (run.incomplete && run.outcome !== 'error') lines.push(`not decided: ${run.undecided_rules!.join(', ')}`);
   if (paths.length > 0) lines.push(`reports: ${paths.join(', ')}`);

@@ -20,6 +20,7 @@ import { create } from 'xmlbuilder2';
 import { summarize, type CheckResult, type Evidence, type RunResult } from '../harness/engine/result.ts';
 import { findRule } from '../harness/rules.ts';
 import { baselineFailures, entryLine } from '../harness/engine/baseline.ts';
+import { targetRuns } from '../harness/engine/fleet.ts';
 import { writeFileAtomic } from './json.ts';
 
 type XMLBuilder = ReturnType<typeof create>;
@@ -96,6 +97,7 @@ function suiteProperties(run: RunResult): Array<[string, string]> {
     ['seed', String(run.seed)],
     ['target.role', run.target.role],
     ['target.url', run.target.url],
+    ...(run.target.name === undefined ? [] : [['target.name', run.target.name] as [string, string]]),
     ['outcome', run.outcome],
     ['started_at', run.started_at],
     ['finished_at', run.finished_at],
@@ -143,7 +145,7 @@ function duration(run: RunResult): number {
 function addTestcase(suite: XMLBuilder, run: RunResult, result: CheckResult): void {
   const role = findRule(result.rule)?.role ?? run.target.role;
   const testcase = suite.ele('testcase', {
-    name: attribute(`${result.rule} ${result.check}`),
+    name: attribute(`${result.rule} ${result.check}${result.target === undefined ? '' : ` [${result.target}]`}`),
     classname: attribute(`uid2-conformance.${role}.${result.rule}`),
     time: junitSeconds(result.duration_ms),
     status: result.status,
@@ -169,23 +171,27 @@ function addTestcase(suite: XMLBuilder, run: RunResult, result: CheckResult): vo
   testcase.ele('system-out').txt(xmlText(out.join('\n')));
 }
 
-/** The JUnit XML of one run. */
-export function junitXml(run: RunResult): string {
-  // Counted from the results themselves, so the counts always match the testcases.
+/** Counted from the results themselves, so the counts always match the testcases. */
+function counts(run: RunResult) {
   const summary = summarize(run.results);
-  const counts = {
-    tests: String(run.results.length),
-    failures: String(summary.fail),
-    errors: String(summary.error),
-  };
-  const time = junitSeconds(duration(run));
+  return { tests: String(run.results.length), failures: String(summary.fail), errors: String(summary.error), skipped: String(summary.skipped + summary.not_applicable) };
+}
+
+/** The JUnit XML of one run: one test suite, or one per target (named by it) in a run of several. */
+export function junitXml(run: RunResult): string {
+  const { skipped: _, ...total } = counts(run);
   const doc = create({ version: '1.0', encoding: 'UTF-8' });
-  const suites = doc.ele('testsuites', { name: 'uid2-conformance', ...counts, time });
+  const suites = doc.ele('testsuites', { name: 'uid2-conformance', ...total, time: junitSeconds(duration(run)) });
+  const perTarget = targetRuns(run);
+  for (const suiteRun of perTarget ?? [run]) addSuite(suites, suiteRun, `uid2-conformance ${perTarget ? suiteRun.target.name : run.target.role}`);
+  return doc.end({ prettyPrint: true });
+}
+
+function addSuite(suites: XMLBuilder, run: RunResult, suiteName: string): void {
   const suite = suites.ele('testsuite', {
-    name: `uid2-conformance ${run.target.role}`,
-    ...counts,
-    skipped: String(summary.skipped + summary.not_applicable),
-    time,
+    name: suiteName,
+    ...counts(run),
+    time: junitSeconds(duration(run)),
     timestamp: run.started_at,
   });
   const properties = suite.ele('properties');
@@ -193,7 +199,6 @@ export function junitXml(run: RunResult): string {
   for (const result of run.results) addTestcase(suite, run, result);
   const problems = runProblems(run);
   if (problems.length > 0) suite.ele('system-err').txt(xmlText(problems.join('\n')));
-  return doc.end({ prettyPrint: true });
 }
 
 /** Writes `dir/junit.xml` (replacing any earlier one whole) and returns its path. */

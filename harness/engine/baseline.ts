@@ -61,13 +61,8 @@ export interface BaselineReport {
   entries: BaselineEntryReport[];
 }
 
-/** CheckResult.target: the target's name in a run of several targets (absent in a single-target run). */
-function targetOf(result: CheckResult): string | undefined {
-  return (result as CheckResult & { target?: string }).target;
-}
-
 export function matches(entry: BaselineEntry, result: CheckResult): boolean {
-  return entry.rule === result.rule && (entry.check === undefined || entry.check === result.check) && (entry.target === undefined || entry.target === targetOf(result));
+  return entry.rule === result.rule && (entry.check === undefined || entry.check === result.check) && (entry.target === undefined || entry.target === result.target);
 }
 
 /** A check entry is narrower than a rule entry, and a target narrows either. */
@@ -129,8 +124,8 @@ function noteOf(e: Omit<BaselineEntryReport, 'note'>, matched: readonly CheckRes
       return `every result it matched (${e.matched}) passes now: remove the entry (${e.fails_run ? 'a failure under --strict' : 'a warning; a failure under --strict'})`;
     case 'unused':
       if (matched.length > 0) return `the ${matched.length === 1 ? 'result' : `${matched.length} results`} it matched did not decide (${[...new Set(matched.map((r) => r.status))].join(', ')})`;
-      if (e.target !== undefined && !results.some((r) => targetOf(r) === e.target)) {
-        return `no result of this run is of target ${e.target}${results.every((r) => targetOf(r) === undefined) ? ' (a single-target run names none)' : ''}`;
+      if (e.target !== undefined && !results.some((r) => r.target === e.target)) {
+        return `no result of this run is of target ${e.target}${results.every((r) => r.target === undefined) ? ' (a single-target run names none)' : ''}`;
       }
       return `no result of this run matched it: ${e.check ?? e.rule} did not run${e.target === undefined ? '' : ` on target ${e.target}`}`;
   }

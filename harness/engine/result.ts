@@ -30,15 +30,36 @@ export interface CheckResult {
   counterexample?: { seed: number; path: string; value: string };
   /** A failure or warning the run's baseline accepts (status `skipped`): its entry, and what the check found. */
   baseline?: AcceptedBy;
+  /** The target's name, in a run of several targets (a fleet run or a merged report). */
+  target?: string;
+}
+
+/** One target of a run of several (report.json `targets`): its own verdict beside the fleet's. */
+export interface TargetSection {
+  name: string;
+  url: string;
+  outcome: Outcome;
+  /** Why this target could not be tested. */
+  error?: string;
+  summary: Record<Status, number>;
+  incomplete?: true;
+  undecided_rules?: string[];
+  /** The run's seed for this target (a merged report's targets may come from runs of different seeds). */
+  seed?: number;
+  propagation?: RunResult['propagation'];
+  capabilities?: string[];
+  transport?: TransportStats;
 }
 
 export interface RunResult {
   kit: { name: string; version: string };
+  /** The version of the rule catalog (RULES.md) the kit judged by; absent in reports of older kits. */
+  catalog?: { version: string };
   started_at: string;
   finished_at: string;
   seed: number;
   /** The first role tested, and every role when the run covered several (the embedded default does). */
-  target: { role: Role; url: string; roles?: string[] };
+  target: { role: Role; url: string; roles?: string[]; name?: string };
   outcome: Outcome;
   /** Why the run could not test at all (outcome error with no results). */
   error?: string;
@@ -69,6 +90,8 @@ export interface RunResult {
   /** --baseline: what became of each entry (accepted, stale, expired, unused). */
   baseline?: BaselineReport;
   results: CheckResult[];
+  /** A run of several targets: each one's verdict (its results carry its name). */
+  targets?: TargetSection[];
 }
 
 export function summarize(results: readonly CheckResult[]): Record<Status, number> {
@@ -82,10 +105,13 @@ export function summarize(results: readonly CheckResult[]): Record<Status, numbe
  * interruption, or error): one of those checks might have failed, so the run cannot be called a pass.
  */
 export function undecidedRules(results: readonly CheckResult[]): string[] {
-  const open = new Set(results.filter((r) => (r.status === 'skipped' && !r.baseline) || r.status === 'error').map((r) => r.rule));
-  // A failure decides its rule, also one the baseline accepted.
-  for (const r of results) if (r.status === 'fail' || r.baseline) open.delete(r.rule);
-  return RULES.filter((rule) => rule.severity === 'MUST' && open.has(rule.id)).map((rule) => rule.id);
+  // Per target: a failure on one target decides nothing on another; a failure decides its rule, also one the
+  // baseline accepted.
+  const key = (r: CheckResult) => `${r.rule} ${r.target ?? ''}`;
+  const open = new Set(results.filter((r) => (r.status === 'skipped' && !r.baseline) || r.status === 'error').map(key));
+  for (const r of results) if (r.status === 'fail' || r.baseline) open.delete(key(r));
+  const rules = new Set([...open].map((k) => k.slice(0, k.indexOf(' '))));
+  return RULES.filter((rule) => rule.severity === 'MUST' && rules.has(rule.id)).map((rule) => rule.id);
 }
 
 /**
@@ -93,8 +119,20 @@ export function undecidedRules(results: readonly CheckResult[]): string[] {
  * wins; then anything undecided (an error, a MUST rule not decided) makes it `error`, never a pass.
  */
 export function outcomeOf(results: readonly CheckResult[], strict: boolean): Outcome {
+  const targets = new Set(results.map((r) => r.target));
+  if (targets.size > 1) return worstOutcome([...targets].map((t) => outcomeOf(results.filter((r) => r.target === t), strict)));
   const summary = summarize(results);
   if (summary.fail > 0 || (strict && summary.warn > 0)) return 'fail';
   if (summary.error > 0 || summary.pass + summary.warn === 0 || undecidedRules(results).length > 0) return 'error';
   return 'pass';
+}
+
+/** The verdict of several: a failure anywhere fails; then anything undecided; then an interruption. */
+export function worstOutcome(outcomes: readonly Outcome[]): Outcome {
+  return (['fail', 'error', 'interrupted'] as const).find((o) => outcomes.includes(o)) ?? 'pass';
+}
+
+/** The verdict of a fleet: a target that could not be tested makes it `error` (exit 2), else the worst. */
+export function fleetOutcome(targets: ReadonlyArray<Pick<TargetSection, 'outcome' | 'error'>>): Outcome {
+  return targets.some((t) => t.error !== undefined) ? 'error' : worstOutcome(targets.map((t) => t.outcome));
 }
