@@ -5,8 +5,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
+import { kitFile } from '../paths.ts';
 
-export const SCHEMA_DIR = new URL('../../schemas/', import.meta.url);
+export const SCHEMA_DIR = kitFile('schemas');
 
 /** The endpoint answers that have a schema; `error` is every non-200 answer with a body. */
 export const ANSWER_SCHEMAS = [
@@ -66,7 +67,7 @@ function compiled(name: string): ValidateFunction {
       ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
       addFormats.default(ajv);
     }
-    const schema = JSON.parse(readFileSync(new URL(entry.file, SCHEMA_DIR), 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(kitFile('schemas', entry.file), 'utf8')) as object;
     try {
       entry.validate = ajv.compile(schema);
     } catch (e) {
