@@ -15,12 +15,14 @@
 //   request and response bodies stay in report.json only.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { create } from 'xmlbuilder2';
+import { lazy } from '../harness/lazy.ts';
 import { summarize, type CheckResult, type Evidence, type RunResult } from '../harness/engine/result.ts';
 import { findRule } from '../harness/rules.ts';
 import { writeFileAtomic } from './json.ts';
 
-type XMLBuilder = ReturnType<typeof create>;
+const xmlbuilder2 = lazy<typeof import('xmlbuilder2')>('xmlbuilder2');
+
+type XMLBuilder = ReturnType<typeof import('xmlbuilder2').create>;
 
 /** Evidence lines per testcase before the rest is left to report.json. */
 const MAX_EVIDENCE_LINES = 40;
@@ -169,7 +171,7 @@ export function junitXml(run: RunResult): string {
     errors: String(summary.error),
   };
   const time = junitSeconds(duration(run));
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  const doc = xmlbuilder2().create({ version: '1.0', encoding: 'UTF-8' });
   const suites = doc.ele('testsuites', { name: 'uid2-conformance', ...counts, time });
   const suite = suites.ele('testsuite', {
     name: `uid2-conformance ${run.target.role}`,

@@ -1,7 +1,7 @@
 // A typed client for a participant's driver endpoint (PROTOCOL.md §3). It checks every answer's shape:
 // a driver that is down, times out, answers an HTTP error or garbage raises DriverError, which the engine
 // turns into an `error` result (the kit could not decide), never a pass or a fail.
-import { request } from 'undici';
+import { undici } from '../lazy.ts';
 import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped } from './bounded.ts';
 import { validateDriverMessage, type DriverMessage } from '../engine/schemas.ts';
 import type { ParticipantRole } from '../participants/role.ts';
@@ -78,7 +78,7 @@ export class DriverClient {
     let response;
     let bytes: Buffer | undefined;
     try {
-      response = await request(endpointUrl(this.base, path), {
+      response = await undici().request(endpointUrl(this.base, path), {
         method,
         headers: { 'content-type': 'application/json' },
         body: method === 'POST' ? JSON.stringify(body) : undefined,

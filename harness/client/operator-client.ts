@@ -2,12 +2,12 @@
 // It never throws on an HTTP status: every answer comes back as an Exchange so checks can judge it;
 // it throws TransportError only when there is no answer to judge (unreachable, timeout, oversized body,
 // stopped by the run, or throttling and 5xx that persisted through the retries).
-import { request } from 'undici';
 import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopeError, openBareResponse, openResponse, sealRequest } from '../wire/envelope.ts';
 import { gcmEncrypt } from '../wire/gcm.ts';
+import { undici } from '../lazy.ts';
 import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped, tooDeep, MAX_JSON_DEPTH } from './bounded.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -279,7 +279,7 @@ export class OperatorClient {
     try {
       // undici's request rather than fetch: fetch refuses some ports outright ("bad port") and is slower.
       // It follows no redirect: a 3xx is an answer to judge.
-      const response = await request(url, { method: 'POST', body, headers, signal: budget });
+      const response = await undici().request(url, { method: 'POST', body, headers, signal: budget });
       const type = response.headers['content-type'];
       const answer: HttpAnswer = { http: response.statusCode, contentType: (Array.isArray(type) ? type[0] : type) ?? '', bytes: await readCapped(response.body, maxBytes, declaredLength(response.headers)) };
       const retryAfter = response.headers['retry-after'];

@@ -1,7 +1,7 @@
 // The kit as the opt-out service calling a DSP's webhook (UID2-SPEC §6.1): the raw UID2 (standard base64,
 // URL-encoded) and the opt-out time in Unix seconds fill the template's placeholders; no body; 200 and 204
 // are success. Each call's outcome is returned for the checks to judge (DSP-WEBHOOK-ACK).
-import { request } from 'undici';
+import { undici } from '../lazy.ts';
 import { Budget } from '../client/bounded.ts';
 
 /** The most of a webhook's answer body the kit reads (and throws away): only the status counts. */
@@ -31,7 +31,7 @@ export class Webhook {
     const started = performance.now();
     const budget = new Budget(this.options.timeoutMs, this.options.signal);
     try {
-      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
+      const response = await undici().request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
       // dump() reads at most the limit, then closes the connection: a huge or endless body costs nothing.
       await response.body.dump({ limit: MAX_WEBHOOK_BODY });
       return { http: response.statusCode, ms: Math.round(performance.now() - started) };

@@ -1,0 +1,22 @@
+#!/usr/bin/env node
+// npm run build (also `prepare`, so npm ci and npm pack build): the TypeScript of harness/, suites/ and reports/
+// compiled to dist/ (tsc build mode: a no-op when nothing changed), then the browser assets when
+// bin/build-pages.mjs exists (it bundles them into dist/pages/).
+import { spawnSync } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const run = (script, ...args) => {
+  const { status, signal } = spawnSync(process.execPath, [script, ...args], { cwd: root, stdio: 'inherit' });
+  if (status !== 0) {
+    console.error(`build: ${script} failed (${signal ?? `exit ${status}`})`);
+    process.exit(status || 1);
+  }
+};
+
+// Build mode trusts its build info: outputs deleted by hand would stay missing, so without the CLI start over.
+if (!existsSync(`${root}dist/harness/cli.js`)) rmSync(`${root}dist/build.tsbuildinfo`, { force: true });
+run(createRequire(import.meta.url).resolve('typescript/bin/tsc'), '--build', 'tsconfig.build.json');
+if (existsSync(`${root}bin/build-pages.mjs`)) run('bin/build-pages.mjs');
