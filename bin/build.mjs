@@ -3,7 +3,7 @@
 // compiled to dist/ (tsc build mode: a no-op when nothing changed), then the browser assets when
 // bin/build-pages.mjs exists (it bundles them into dist/pages/).
 import { spawnSync } from 'node:child_process';
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
@@ -19,4 +19,11 @@ const run = (script, ...args) => {
 // Build mode trusts its build info: outputs deleted by hand would stay missing, so without the CLI start over.
 if (!existsSync(`${root}dist/harness/cli.js`)) rmSync(`${root}dist/build.tsbuildinfo`, { force: true });
 run(createRequire(import.meta.url).resolve('typescript/bin/tsc'), '--build', 'tsconfig.build.json');
+// Nor does it remove the output of a source file that is gone: drop it, so the package never ships it.
+for (const dir of ['harness', 'suites', 'reports']) {
+  for (const file of readdirSync(`${root}dist/${dir}`, { recursive: true, encoding: 'utf8' })) {
+    const source = file.replace(/\.js$|\.d\.ts$/, '.ts');
+    if (source !== file && !existsSync(`${root}${dir}/${source}`)) rmSync(`${root}dist/${dir}/${file}`);
+  }
+}
 if (existsSync(`${root}bin/build-pages.mjs`)) run('bin/build-pages.mjs');
