@@ -18,7 +18,14 @@ const run = (script, ...args) => {
 
 // Build mode trusts its build info: outputs deleted by hand would stay missing, so without the CLI start over.
 if (!existsSync(`${root}dist/harness/cli.js`)) rmSync(`${root}dist/build.tsbuildinfo`, { force: true });
-run(createRequire(import.meta.url).resolve('typescript/bin/tsc'), '--build', 'tsconfig.build.json');
+let tsc;
+try {
+  tsc = createRequire(import.meta.url).resolve('typescript/bin/tsc');
+} catch {
+  console.error('build: TypeScript is missing: it is a dev dependency, install without --omit=dev (npm ci)');
+  process.exit(1);
+}
+run(tsc, '--build', 'tsconfig.build.json');
 // Nor does it remove the output of a source file that is gone: drop it, so the package never ships it.
 for (const dir of ['harness', 'suites', 'reports']) {
   for (const file of readdirSync(`${root}dist/${dir}`, { recursive: true, encoding: 'utf8' })) {

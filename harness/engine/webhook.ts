@@ -28,10 +28,12 @@ export class Webhook {
   }
 
   async call(rawUid2: string, optoutEpochSeconds: number): Promise<WebhookCall> {
+    // undici loads on the first request: before the clock and the budget start, so loading it never counts as the target's time.
+    const { request } = undici();
     const started = performance.now();
     const budget = new Budget(this.options.timeoutMs, this.options.signal);
     try {
-      const response = await undici().request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
+      const response = await request(this.url(rawUid2, optoutEpochSeconds), { method: this.options.method, signal: budget });
       // dump() reads at most the limit, then closes the connection: a huge or endless body costs nothing.
       await response.body.dump({ limit: MAX_WEBHOOK_BODY });
       return { http: response.statusCode, ms: Math.round(performance.now() - started) };
