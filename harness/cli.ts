@@ -8,6 +8,7 @@ import { startOperator, type OperatorCredentials } from './operator/index.ts';
 import { cstgKeyPairFromPrivate, generateCstgKeyPair } from './operator/operator.ts';
 import { findOperatorVariant, OPERATOR_VARIANTS, type OperatorVariantName } from './operator/variants.ts';
 import { findRule, RULES } from './rules.ts';
+import { kitFile } from './paths.ts';
 import { validateWith } from './engine/schemas.ts';
 import { positiveInteger, RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate, calibrateParticipants, expectedFailures } from './calibrate.ts';
@@ -19,7 +20,7 @@ import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
-const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { name: string; version: string };
+const pkg = JSON.parse(readFileSync(kitFile('package.json'), 'utf8')) as { name: string; version: string };
 const kit = { name: pkg.name, version: pkg.version };
 
 const CREDENTIAL_LABELS: Record<keyof OperatorCredentials, string> = {

@@ -16,14 +16,16 @@
 //   request and response bodies stay in report.json only.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { create } from 'xmlbuilder2';
+import { lazy } from '../harness/lazy.ts';
 import { summarize, type CheckResult, type Evidence, type RunResult } from '../harness/engine/result.ts';
 import { findRule } from '../harness/rules.ts';
 import { baselineFailures, entryLine } from '../harness/engine/baseline.ts';
 import { targetRuns } from '../harness/engine/fleet.ts';
 import { writeFileAtomic } from './json.ts';
 
-type XMLBuilder = ReturnType<typeof create>;
+const xmlbuilder2 = lazy<typeof import('xmlbuilder2')>('xmlbuilder2');
+
+type XMLBuilder = ReturnType<typeof import('xmlbuilder2').create>;
 
 /** Evidence lines per testcase before the rest is left to report.json. */
 const MAX_EVIDENCE_LINES = 40;
@@ -180,7 +182,7 @@ function counts(run: RunResult) {
 /** The JUnit XML of one run: one test suite, or one per target (named by it) in a run of several. */
 export function junitXml(run: RunResult): string {
   const { skipped: _, ...total } = counts(run);
-  const doc = create({ version: '1.0', encoding: 'UTF-8' });
+  const doc = xmlbuilder2().create({ version: '1.0', encoding: 'UTF-8' });
   const suites = doc.ele('testsuites', { name: 'uid2-conformance', ...total, time: junitSeconds(duration(run)) });
   const perTarget = targetRuns(run);
   for (const suiteRun of perTarget ?? [run]) addSuite(suites, suiteRun, `uid2-conformance ${perTarget ? suiteRun.target.name : run.target.role}`);

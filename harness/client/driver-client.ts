@@ -1,7 +1,7 @@
 // A typed client for a participant's driver endpoint (PROTOCOL.md §3). It checks every answer's shape:
 // a driver that is down, times out, answers an HTTP error or garbage raises DriverError, which the engine
 // turns into an `error` result (the kit could not decide), never a pass or a fail.
-import { request } from 'undici';
+import { undici } from '../lazy.ts';
 import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped } from './bounded.ts';
 import { validateDriverMessage, type DriverMessage } from '../engine/schemas.ts';
 import type { ParticipantRole } from '../participants/role.ts';
@@ -74,6 +74,8 @@ export class DriverClient {
   /** One driver call; the answer must match its definition in schemas/driver.schema.json. */
   private async call(method: 'GET' | 'POST', path: string, body: unknown, answer: DriverMessage): Promise<unknown> {
     const where = `${method} ${this.base}${path}`;
+    // undici loads on the first request: before the budget starts, so loading it never counts as the target's time.
+    const { request } = undici();
     const budget = new Budget(this.options.timeoutMs, this.options.signal);
     let response;
     let bytes: Buffer | undefined;

@@ -2,12 +2,12 @@
 // It never throws on an HTTP status: every answer comes back as an Exchange so checks can judge it;
 // it throws TransportError only when there is no answer to judge (unreachable, timeout, oversized body,
 // stopped by the run, or throttling and 5xx that persisted through the retries).
-import { request } from 'undici';
 import { createPublicKey, diffieHellman, generateKeyPairSync, randomBytes } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { EnvelopeError, openBareResponse, openResponse, sealRequest } from '../wire/envelope.ts';
 import { gcmEncrypt } from '../wire/gcm.ts';
+import { undici } from '../lazy.ts';
 import { Budget, declaredLength, endpointUrl, parseBoundedJson, readCapped, tooDeep, MAX_JSON_DEPTH } from './bounded.ts';
 
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -274,6 +274,8 @@ export class OperatorClient {
   /** One request: the budget and the signal hold, the body is read up to the cap. */
   private async attempt(path: string, body: Buffer, headers: Record<string, string>, maxBytes: number): Promise<HttpAnswer> {
     const url = this.url(path);
+    // undici loads on the first request: before the budget starts, so loading it never counts as the target's time.
+    const { request } = undici();
     const budget = new Budget(this.timeoutMs, this.options.signal);
     if (this.options.transport) this.options.transport.requests += 1;
     try {

@@ -3,10 +3,14 @@
 // Problems are reported by location and rule, never by value, so a message can never carry DII, a token or a raw
 // UID2 (only the schema's own words and the answer's paths).
 import { readdirSync, readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormats from 'ajv-formats';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import { lazy } from '../lazy.ts';
+import { kitFile } from '../paths.ts';
 
-export const SCHEMA_DIR = new URL('../../schemas/', import.meta.url);
+const ajvModule = lazy<typeof import('ajv')>('ajv');
+const ajvFormats = lazy<typeof import('ajv-formats')>('ajv-formats');
+
+export const SCHEMA_DIR = kitFile('schemas');
 
 /** The endpoint answers that have a schema; `error` is every non-200 answer with a body. */
 export const ANSWER_SCHEMAS = [
@@ -63,10 +67,10 @@ function compiled(name: string): ValidateFunction {
   if (!entry) throw new Error(`no schema named ${name} in schemas/`);
   if (!entry.validate) {
     if (!ajv) {
-      ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false });
-      addFormats.default(ajv);
+      ajv = new (ajvModule().Ajv)({ allErrors: true, strict: true, strictRequired: false });
+      ajvFormats().default(ajv);
     }
-    const schema = JSON.parse(readFileSync(new URL(entry.file, SCHEMA_DIR), 'utf8')) as object;
+    const schema = JSON.parse(readFileSync(kitFile('schemas', entry.file), 'utf8')) as object;
     try {
       entry.validate = ajv.compile(schema);
     } catch (e) {

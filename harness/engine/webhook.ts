@@ -1,7 +1,7 @@
 // The kit as the opt-out service calling a DSP's webhook (UID2-SPEC §6.1): the raw UID2 (standard base64,
 // URL-encoded) and the opt-out time in Unix seconds fill the template's placeholders; no body; 200 and 204
 // are success. Each call's outcome is returned for the checks to judge (DSP-WEBHOOK-ACK).
-import { request } from 'undici';
+import { undici } from '../lazy.ts';
 import { Budget } from '../client/bounded.ts';
 
 /** The most of a webhook's answer body the kit reads (and throws away): only the status counts. */
@@ -28,6 +28,8 @@ export class Webhook {
   }
 
   async call(rawUid2: string, optoutEpochSeconds: number): Promise<WebhookCall> {
+    // undici loads on the first request: before the clock and the budget start, so loading it never counts as the target's time.
+    const { request } = undici();
     const started = performance.now();
     const budget = new Budget(this.options.timeoutMs, this.options.signal);
     try {

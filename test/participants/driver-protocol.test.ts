@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DriverClient, DriverError } from '../../harness/client/driver-client.ts';
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DRIVER_MESSAGES, SCHEMA_DIR, validateDriverMessage, type DriverMessage } from '../../harness/engine/schemas.ts';
 
 /** What the fake driver answers per path, and the bodies it received. */
@@ -81,7 +82,7 @@ describe('driver protocol schema', () => {
   });
 
   it('the schema defines exactly the messages the kit names', () => {
-    const schema = JSON.parse(readFileSync(new URL('driver.schema.json', SCHEMA_DIR), 'utf8')) as { definitions: Record<string, unknown> };
+    const schema = JSON.parse(readFileSync(join(SCHEMA_DIR, 'driver.schema.json'), 'utf8')) as { definitions: Record<string, unknown> };
     expect(Object.keys(schema.definitions).sort()).toEqual([...DRIVER_MESSAGES].sort());
   });
 
