@@ -345,8 +345,8 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
     if (plan.participants === 'all-played' || plan.participants.length > 0) {
       const operator = await startOperator({
         ...operatorListen,
-        apiKey: options.driver ? options.apiKey : undefined,
-        clientSecret: options.driver && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
+        apiKey: plan.embedded ? undefined : options.apiKey,
+        clientSecret: !plan.embedded && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
         lifetimes: participantSettings.lifetimes,
         recordCalls: true,
         onIssued: (issued) => {

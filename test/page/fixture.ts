@@ -32,10 +32,9 @@ export interface Fixture {
   close(): Promise<void>;
 }
 
-/** The kit's operator (refresh_from `refreshAfterMs` after issue) and the fixture page's server on 127.0.0.1. */
-export async function startFixture(refreshAfterMs = 60_000): Promise<Fixture> {
-  const operator = await startOperator({ recordCalls: true, lifetimes: { refreshAfterMs, identityExpiresAfterMs: refreshAfterMs * 2, refreshExpiresAfterMs: refreshAfterMs * 4 } });
-  const client = new OperatorClient({ baseUrl: operator.url, apiKey: operator.credentials.apiKey, clientSecret: operator.credentials.clientSecret, timeoutMs: 10_000 });
+/** The fixture page's server on 127.0.0.1; its server-side generate goes to `operator` (the kit's, at its --operator-listen). */
+export async function startFixturePage(operator: { url: string; apiKey: string; clientSecret: string }): Promise<{ pageUrl: string; close(): Promise<void> }> {
+  const client = new OperatorClient({ baseUrl: operator.url, apiKey: operator.apiKey, clientSecret: operator.clientSecret, timeoutMs: 10_000 });
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -51,10 +50,20 @@ export async function startFixture(refreshAfterMs = 60_000): Promise<Fixture> {
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {
-    operator,
     pageUrl: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** The kit's operator (refresh_from `refreshAfterMs` after issue) and the fixture page generating through it. */
+export async function startFixture(refreshAfterMs = 60_000): Promise<Fixture> {
+  const operator = await startOperator({ recordCalls: true, lifetimes: { refreshAfterMs, identityExpiresAfterMs: refreshAfterMs * 2, refreshExpiresAfterMs: refreshAfterMs * 4 } });
+  const page = await startFixturePage({ url: operator.url, ...operator.credentials });
+  return {
+    operator,
+    pageUrl: page.pageUrl,
     close: async () => {
-      await new Promise((resolve) => server.close(resolve));
+      await page.close();
       await operator.close();
     },
   };
