@@ -52,9 +52,10 @@ export interface RouterOptions {
   timeoutMs: number;
 }
 
-/** `--operator-host` values and UID2_OPERATOR_HOSTS (comma-separated): hostnames, lower case. */
+/** `--operator-host` values and UID2_OPERATOR_HOSTS (comma-separated): hostnames, lower case (a base URL gives its host). */
 export function operatorHostsOf(values: readonly string[]): string[] {
-  return [...new Set(values.flatMap((v) => v.split(',')).map((h) => h.trim().toLowerCase()).filter(Boolean))];
+  const host = (text: string) => (text.includes('://') ? URL.parse(text)?.hostname ?? '' : text).toLowerCase();
+  return [...new Set(values.flatMap((v) => v.split(',')).map((h) => host(h.trim())).filter(Boolean))];
 }
 
 export class PageRouter {
