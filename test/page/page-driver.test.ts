@@ -26,13 +26,14 @@ afterAll(async () => {
 
 const user = (): DriverIdentity => ({ email: `page-user-${process.pid}-${++n}@example.com` });
 
-function driverOf(journey: Partial<Journey> = {}, now?: () => number) {
-  const driver = new PageDriver({ pageUrl: fixture.pageUrl, journey: { ...fixtureJourney, ...journey }, browser, operatorUrl: fixture.operator.url, ...(now ? { now } : {}) });
+function driverOf(journey: Partial<Journey> = {}, now?: () => number, maxOpenPages?: number) {
+  const driver = new PageDriver({ pageUrl: fixture.pageUrl, journey: { ...fixtureJourney, ...journey }, browser, operatorUrl: fixture.operator.url, ...(now ? { now } : {}), ...(maxOpenPages ? { maxOpenPages } : {}) });
   const scope: CheckScope = { check: 'PUB-TEST-check', signal: new AbortController().signal, log: new EvidenceLog(), redactor: new Redactor() };
   return { driver, scope, check: driver.forCheck(scope) };
 }
 
-const pageOf = async (check: unknown) => [...((check as { users: Map<string, { page: import('playwright-core').Page }> }).users.values())][0]!.page;
+/** The open page of a check's first user. */
+const pageOf = async (check: unknown) => [...((check as { users: Map<string, { tab: { page: import('playwright-core').Page } }> }).users.values())][0]!.tab.page;
 
 describe('page driver', () => {
   it('logs a user in through the page and answers the token the page holds, issued by the kit operator', async () => {
@@ -162,5 +163,19 @@ describe('page driver', () => {
     expect(pageTime).toBeLessThanOrEqual(kitNow());
     expect(pageTime).toBeGreaterThan(before - 1000);
     await check.end('pass');
+  }, 60_000);
+
+  it("keeps at most maxOpenPages tabs open: the least recently used idle one closes, and reopens with the user's storage", async () => {
+    const { scope, check } = driverOf({}, undefined, 1);
+    const contexts = browser.contexts().length;
+    const first = user();
+    const token = await check.publisherLogin(first);
+    await check.publisherLogin(user());
+    expect(browser.contexts().length).toBe(contexts + 1);
+    expect(scope.log.entries.map((e) => e.note)).toContain("<email dii#1>'s page closed (the kit keeps 1 pages open); its storage is kept for its next call");
+    expect(await check.publisherAdRequest(first)).toBe(token);
+    expect(browser.contexts().length).toBe(contexts + 1);
+    await check.end('pass');
+    expect(browser.contexts().length).toBe(contexts);
   }, 60_000);
 });
