@@ -194,7 +194,9 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const capabilities = new Set<Capability>(roles);
   if (target.webhook) capabilities.add('webhook');
   const hasTick = roles.includes('publisher') ? await driver.publisherTick().catch(() => false) : false;
-  options.progress?.phase(`participant ${typeof target.driver === 'string' ? 'driver' : 'page driver'} plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
+  const http = typeof target.driver === 'string';
+  const tick = `${http ? '/publisher/tick' : "tick (the pages' clocks catch up with the kit operator's)"} ${hasTick ? 'offered' : 'not offered: the kit waits'}`;
+  options.progress?.phase(`participant ${http ? 'driver' : 'page driver'} plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; ${tick}` : ''}`);
   const redactor = new Redactor(options.scrubber);
   redactor.scrubber.addCredentials(target.operator.credentials);
   const identities = new SyntheticIdentities();
