@@ -130,6 +130,8 @@ export interface CheckScope {
   signal: AbortSignal;
   log: EvidenceLog;
   redactor: Redactor;
+  /** The kit operator's call log: the calls a driver's users caused, for the check's evidence. */
+  calls?: Pick<RunningOperator['operator']['calls'], 'lastSeq' | 'list'>;
 }
 
 /** A driver of one check alone; `end` runs when the check has its verdict (screenshots of a failed check's pages). */
@@ -206,7 +208,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
     capabilities,
     contextFor: (check, signal) => {
       const log = new EvidenceLog();
-      const own = isScoped(driver) ? driver.forCheck({ check: check.id, signal, log, redactor }) : undefined;
+      const own = isScoped(driver) ? driver.forCheck({ check: check.id, signal, log, redactor, calls: operator.calls }) : undefined;
       const recording = new RecordingDriver(own ?? driver, redactor, log, signal);
       const ctx: ParticipantCheckContext = {
         driver: recording,

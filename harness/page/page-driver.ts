@@ -12,7 +12,8 @@ import { UsageError } from '../config.ts';
 import { identityPerson, type CheckDriver, type CheckScope, type ScopedDriver } from '../engine/participant-session.ts';
 import { EvidenceLog } from '../engine/recording.ts';
 import { Redactor } from '../engine/redact.ts';
-import type { BrowserStats, Screenshot, Status } from '../engine/result.ts';
+import type { BrowserStats, Evidence, Screenshot, Status } from '../engine/result.ts';
+import { ENDPOINT_OF_PATH } from '../operator/call-log.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import { launchChromium } from './browser.ts';
 import type { Journey, JourneyUser } from './journey.ts';
@@ -87,6 +88,10 @@ interface UserBrowser {
   usedAt: number;
   /** The user's check, for notes in its evidence. */
   log: EvidenceLog;
+  /** The person key of the kit operator's call log. */
+  person: string;
+  /** Operator requests of the user's pages not yet in the evidence (they go in in call-log order). */
+  routed: Array<{ endpoint: string | undefined; entry: Evidence }>;
 }
 
 export class PageDriver implements ScopedDriver {
@@ -276,6 +281,8 @@ class PageUsers implements CheckDriver {
       }
     }
     await Promise.all(users.map((u) => this.driver.closeTab(u, false)));
+    // What the pages asked the operator after their last call (a refresh timer) is evidence too.
+    for (const user of users) for (const { entry } of user.routed.splice(0)) this.scope.log.push(entry);
     return shots;
   }
 
@@ -297,7 +304,7 @@ class PageUsers implements CheckDriver {
     let user = this.users.get(key);
     if (!user) {
       const [field, value] = Object.entries(identity)[0] as ['email' | 'phone', string];
-      user = { label: this.scope.redactor.dii(field, value), bids: [], loggedIn: false, busy: 0, usedAt: 0, log: this.scope.log };
+      user = { label: this.scope.redactor.dii(field, value), bids: [], loggedIn: false, busy: 0, usedAt: 0, log: this.scope.log, person: key, routed: [] };
       this.users.set(key, user);
     }
     return user;
@@ -307,7 +314,8 @@ class PageUsers implements CheckDriver {
   private listen(user: UserBrowser, context: BrowserContext): Promise<void> {
     const { log, redactor } = this.scope;
     return this.driver.router.attach(context, {
-      operatorCall: (call) => log.push({ path: call.path, http: call.http, ms: call.ms, note: `${user.label}'s page: ${call.method} to ${call.host}, answered by the kit's operator` }),
+      operatorCall: (call) =>
+        user.routed.push({ endpoint: ENDPOINT_OF_PATH[call.path], entry: { path: call.path, http: call.http, ms: call.ms, note: `${user.label}'s page: ${call.method} to ${call.host}, answered by the kit's operator` } }),
       bidRequest: (request) => {
         user.bids.push(request.tokens);
         log.push({
@@ -330,16 +338,33 @@ class PageUsers implements CheckDriver {
   /** One journey step, then the page's UID2 work settles; a step that throws is a driver error with its message, scrubbed. */
   private async step(user: UserBrowser, tab: Tab, what: string, run: () => Promise<void>): Promise<void> {
     this.scope.signal.throwIfAborted();
+    const since = this.scope.calls?.lastSeq ?? 0;
     try {
       await run();
     } catch (e) {
       if (this.scope.signal.aborted) throw this.scope.signal.reason;
       throw new DriverError('journey', `the journey's ${what} failed on the page of ${user.label}: ${this.scope.redactor.scrubber.scrub(firstLine(e))}`);
+    } finally {
+      const { quietMs, settleMaxMs } = this.driver.settings;
+      if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal))) {
+        this.scope.log.note(`${user.label}'s page still had requests in flight ${settleMaxMs} ms after ${what}; read as it was`);
+      }
+      this.recordCalls(user, since);
     }
-    const { quietMs, settleMaxMs } = this.driver.settings;
-    if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal))) {
-      this.scope.log.note(`${user.label}'s page still had requests in flight ${settleMaxMs} ms after ${what}; read as it was`);
+  }
+
+  /**
+   * The user's operator calls since a call-log position, in the log's order, into the check's evidence: those
+   * of its pages (routed, with their HTTP status) and those of the publisher's servers (e.g. the generate of a
+   * login); then the page's requests the log does not attribute to the user.
+   */
+  private recordCalls(user: UserBrowser, since: number): void {
+    for (const call of this.scope.calls?.list().filter((c) => c.seq > since && c.persons.includes(user.person)) ?? []) {
+      const routed = user.routed.findIndex((r) => r.endpoint === call.endpoint);
+      if (routed >= 0) this.scope.log.push({ ...user.routed.splice(routed, 1)[0]!.entry, status: call.status });
+      else this.scope.log.push({ path: pathOf(call.endpoint), http: 0, status: call.status, note: `${user.label}: ${call.endpoint} by the publisher's server${call.endpoint === 'generate' ? ` (optout_check ${JSON.stringify(call.optoutCheck ?? null)})` : ''}` });
     }
+    for (const { entry } of user.routed.splice(0)) this.scope.log.push(entry);
   }
 
   /** The token the page would send to its bidders now. */
@@ -397,6 +422,8 @@ class PageUsers implements CheckDriver {
     return read.token;
   }
 }
+
+const pathOf = (endpoint: string): string => Object.entries(ENDPOINT_OF_PATH).find(([, e]) => e === endpoint)?.[0] ?? endpoint;
 
 const journeyUser = (identity: DriverIdentity): JourneyUser => ('email' in identity ? { email: identity.email } : { phone: identity.phone });
 

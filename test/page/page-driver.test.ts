@@ -28,7 +28,7 @@ const user = (): DriverIdentity => ({ email: `page-user-${process.pid}-${++n}@ex
 
 function driverOf(journey: Partial<Journey> = {}, now?: () => number, maxOpenPages?: number) {
   const driver = new PageDriver({ pageUrl: fixture.pageUrl, journey: { ...fixtureJourney, ...journey }, browser, operatorUrl: fixture.operator.url, ...(now ? { now } : {}), ...(maxOpenPages ? { maxOpenPages } : {}) });
-  const scope: CheckScope = { check: 'PUB-TEST-check', signal: new AbortController().signal, log: new EvidenceLog(), redactor: new Redactor() };
+  const scope: CheckScope = { check: 'PUB-TEST-check', signal: new AbortController().signal, log: new EvidenceLog(), redactor: new Redactor(), calls: fixture.operator.operator.calls };
   return { driver, scope, check: driver.forCheck(scope) };
 }
 
@@ -63,9 +63,13 @@ describe('page driver', () => {
     expect(await page.evaluate(() => (window as unknown as { refreshes: Array<{ status: number }> }).refreshes.map((r) => r.status))).toEqual([200]);
     expect(answer.headers()['access-control-allow-origin']).toBe(new URL(fixture.pageUrl).origin);
     expect(fixture.operator.operator.calls.list(since).filter((c) => c.endpoint === 'refresh').map((c) => c.status)).toEqual(['success']);
-    expect(scope.log.entries).toContainEqual(expect.objectContaining({ path: '/v2/token/refresh', http: 200, note: expect.stringMatching(/^<email dii#1>'s page: POST to operator-integ\.uidapi\.com/) }));
     expect(driver.stats).toMatchObject({ operator_requests: 1, refused_requests: 0, refused_hosts: {} });
     await check.end('pass');
+    // The evidence, in the call log's order: the login's generate by the page's server, then the page's refresh.
+    expect(scope.log.entries.filter((e) => e.path.startsWith('/v2/'))).toEqual([
+      { path: '/v2/token/generate', http: 0, status: 'success', note: "<email dii#1>: generate by the publisher's server (optout_check 1)" },
+      { path: '/v2/token/refresh', http: 200, ms: expect.any(Number), note: "<email dii#1>'s page: POST to operator-integ.uidapi.com, answered by the kit's operator" },
+    ]);
   }, 60_000);
 
   it('refuses every request to another host and counts it by host, never sending it', async () => {
