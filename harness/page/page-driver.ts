@@ -322,7 +322,7 @@ class PageUsers implements CheckDriver {
           path: 'bid request',
           http: request.http,
           request: { host: request.host, uid2: request.tokens.map((t) => redactor.token('token', t)) },
-          note: `${user.label}'s page${request.http === 204 ? ' (answered no-bid, never sent on)' : ''}`,
+          note: `${user.label}'s page${request.http === 204 ? ' (answered no-bid, never sent on)' : ' (sent on to the page’s own server)'}`,
         });
       },
     });
@@ -362,7 +362,8 @@ class PageUsers implements CheckDriver {
     for (const call of this.scope.calls?.list().filter((c) => c.seq > since && c.persons.includes(user.person)) ?? []) {
       const routed = user.routed.findIndex((r) => r.endpoint === call.endpoint);
       if (routed >= 0) this.scope.log.push({ ...user.routed.splice(routed, 1)[0]!.entry, status: call.status });
-      else this.scope.log.push({ path: pathOf(call.endpoint), http: 0, status: call.status, note: `${user.label}: ${call.endpoint} by the publisher's server${call.endpoint === 'generate' ? ` (optout_check ${JSON.stringify(call.optoutCheck ?? null)})` : ''}` });
+      // The kit saw the call arrive, not the HTTP exchange of the publisher's server: a note with the answer's status.
+      else this.scope.log.note(`${user.label}: ${pathOf(call.endpoint)} by the publisher's server${call.endpoint === 'generate' ? ` with optout_check ${JSON.stringify(call.optoutCheck ?? null)}` : ''}, answer status ${call.status}`);
     }
     for (const { entry } of user.routed.splice(0)) this.scope.log.push(entry);
   }
