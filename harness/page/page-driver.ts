@@ -275,15 +275,24 @@ class PageUsers implements CheckDriver {
     this.users.clear();
     if (status === 'fail') {
       for (const [i, user] of users.entries()) {
-        if (!user.tab?.opened) continue;
-        const png = await user.tab.page.screenshot({ type: 'png', timeout: SCREENSHOT_MS }).catch(() => undefined);
-        if (png) shots.push({ file: `screenshots/${this.scope.check.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`, caption: `the page of ${user.label} when the check ended`, png });
+        const png = await this.screenshot(user).catch(() => undefined);
+        const caption = `the page of ${user.label} when the check ended${png?.reopened ? ' (its tab had closed: reopened with its storage)' : ''}`;
+        if (png) shots.push({ file: `screenshots/${this.scope.check.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`, caption, png: png.bytes });
       }
     }
     await Promise.all(users.map((u) => this.driver.closeTab(u, false)));
     // What the pages asked the operator after their last call (a refresh timer) is evidence too.
     for (const user of users) for (const { entry } of user.routed.splice(0)) this.scope.log.push(entry);
     return shots;
+  }
+
+  /** The user's page as it is; a tab closed for the open-page budget is reopened at the --page URL with the user's storage. */
+  private async screenshot(user: UserBrowser): Promise<{ bytes: Buffer; reopened: boolean } | undefined> {
+    const reopened = !user.tab?.opened;
+    if (reopened && !user.saved) return undefined;
+    const tab = user.tab ?? (await this.driver.openTab(user, (context) => this.listen(user, context)));
+    await this.navigated(tab);
+    return { bytes: await tab.page.screenshot({ type: 'png', timeout: SCREENSHOT_MS }), reopened };
   }
 
   /** Runs a call as the user (every spelling of one DII is one person: one user, one storage) in its open tab. */

@@ -179,7 +179,9 @@ describe('page driver', () => {
     expect(scope.log.entries.map((e) => e.note)).toContain("<email dii#1>'s page closed (the kit keeps 1 pages open); its storage is kept for its next call");
     expect(await check.publisherAdRequest(first)).toBe(token);
     expect(browser.contexts().length).toBe(contexts + 1);
-    await check.end('pass');
+    // A failed check's screenshots show every user's page, a closed tab reopened with its storage.
+    const shots = await check.end('fail');
+    expect(shots.map((s) => s.caption)).toEqual(["the page of <email dii#1> when the check ended", "the page of <email dii#2> when the check ended (its tab had closed: reopened with its storage)"]);
     expect(browser.contexts().length).toBe(contexts);
   }, 60_000);
 });
