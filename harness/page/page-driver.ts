@@ -158,7 +158,8 @@ export class PageDriver implements ScopedDriver {
       await this.closeTab(idle, true);
       idle.log.note(`${idle.label}'s page closed (the kit keeps ${this.settings.maxOpenPages} pages open); its storage is kept for its next call`);
     }
-    const context = await this.settings.browser.newContext(user.saved ? { storageState: user.saved } : {});
+    // Service workers blocked: their requests would not pass the route handler.
+    const context = await this.settings.browser.newContext({ serviceWorkers: 'block', ...(user.saved ? { storageState: user.saved } : {}) });
     context.setDefaultTimeout(this.settings.timeoutMs);
     // Before any page: the page's clock starts at the kit operator's time and runs on from there.
     await context.clock.install({ time: this.settings.now() });
@@ -455,7 +456,7 @@ function firstLine(e: unknown): string {
 /** Starts a page run's driver: the journey checked first (exit 2 naming what is missing), then the browser. */
 export async function startPageDriver(options: Omit<PageDriverOptions, 'journey' | 'browser'> & { journeyFile: string; chromium?: string }): Promise<{ driver: PageDriver; browser: Browser; close(): Promise<void> }> {
   const journey = await loadJourney(options.journeyFile);
-  const browser = await launchChromium(options.chromium);
+  const browser = await launchChromium(options.chromium, [new URL(options.pageUrl).hostname]);
   const driver = new PageDriver({ ...options, journey, browser });
   return {
     driver,
