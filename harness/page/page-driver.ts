@@ -39,6 +39,8 @@ export interface PageDriverOptions {
   settleMaxMs?: number;
   /** Open tabs over every check (each a renderer process); beyond it the least recently used idle tab closes, its storage kept. */
   maxOpenPages?: number;
+  /** A short name of the page (e.g. `prebid-server`), for screenshot files and captions when one run drives several pages. */
+  name?: string;
 }
 
 const DEFAULTS = { timeoutMs: 15_000, quietMs: 150, settleMaxMs: 5_000, maxOpenPages: 6 };
@@ -97,7 +99,7 @@ interface UserBrowser {
 export class PageDriver implements ScopedDriver {
   readonly router: PageRouter;
   private readonly unscoped: PageUsers;
-  readonly settings: Required<Omit<PageDriverOptions, 'operatorHosts'>>;
+  readonly settings: Required<Omit<PageDriverOptions, 'operatorHosts' | 'name'>> & Pick<PageDriverOptions, 'name'>;
   /** Users whose tab is open, over every check. */
   private readonly open = new Set<UserBrowser>();
   private uses = 0;
@@ -277,8 +279,10 @@ class PageUsers implements CheckDriver {
     if (status === 'fail') {
       for (const [i, user] of users.entries()) {
         const png = await this.screenshot(user).catch(() => undefined);
-        const caption = `the page of ${user.label} when the check ended${png?.reopened ? ' (its tab had closed: reopened with its storage)' : ''}`;
-        if (png) shots.push({ file: `screenshots/${this.scope.check.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`, caption, png: png.bytes });
+        const { name } = this.driver.settings;
+        const caption = `the page${name ? ` ${name}` : ''} of ${user.label} when the check ended${png?.reopened ? ' (its tab had closed: reopened with its storage)' : ''}`;
+        const file = `screenshots/${`${name ? `${name}-` : ''}${this.scope.check}`.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`;
+        if (png) shots.push({ file, caption, png: png.bytes });
       }
     }
     await Promise.all(users.map((u) => this.driver.closeTab(u, false)));
