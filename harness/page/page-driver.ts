@@ -360,7 +360,7 @@ class PageUsers implements CheckDriver {
       throw new DriverError('journey', `the journey's ${what} failed on the page of ${user.label}: ${this.scope.redactor.scrubber.scrub(firstLine(e))}`);
     } finally {
       const { quietMs, settleMaxMs } = this.driver.settings;
-      if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal))) {
+      if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal)) && !this.scope.signal.aborted) {
         this.scope.log.note(`${user.label}'s page still had requests in flight ${settleMaxMs} ms after ${what}; read as it was`);
       }
       this.recordCalls(user, since);
