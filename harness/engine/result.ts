@@ -18,6 +18,15 @@ export interface Evidence {
   note?: string;
 }
 
+/** A picture of a page a failed check drove (the page driver): synthetic users only. */
+export interface Screenshot {
+  /** Where reports/ writes it, relative to the report directory: `screenshots/<name>.png`. */
+  file: string;
+  caption: string;
+  /** The PNG, in memory until reports/ writes it; never in report.json. */
+  png?: Uint8Array;
+}
+
 export interface CheckResult {
   rule: string;
   check: string;
@@ -32,6 +41,8 @@ export interface CheckResult {
   baseline?: AcceptedBy;
   /** The target's name, in a run of several targets (a fleet run or a merged report). */
   target?: string;
+  /** A failed check of the page driver: a screenshot of each of its users' pages. */
+  screenshots?: Screenshot[];
 }
 
 /** One target of a run of several (report.json `targets`): its own verdict beside the fleet's. */
@@ -49,6 +60,8 @@ export interface TargetSection {
   propagation?: RunResult['propagation'];
   capabilities?: string[];
   transport?: TransportStats;
+  /** A failed check of the page driver: a screenshot of each of its users' pages. */
+  screenshots?: Screenshot[];
 }
 
 export interface RunResult {
@@ -89,9 +102,21 @@ export interface RunResult {
   transport?: TransportStats;
   /** --baseline: what became of each entry (accepted, stale, expired, unused). */
   baseline?: BaselineReport;
+  /** A page run (--page): what the browser asked for beyond the page and the UID2 operator. */
+  browser?: BrowserStats;
   results: CheckResult[];
   /** A run of several targets: each one's verdict (its results carry its name). */
   targets?: TargetSection[];
+}
+
+export interface BrowserStats {
+  /** Requests to the UID2 operator hosts, answered by the kit's operator. */
+  operator_requests: number;
+  /** Bid requests carrying a UID2 (read, answered no-bid, never sent on). */
+  bidder_requests: number;
+  /** Requests to any other non-local host: refused (never sent), counted by host (never the URL: it may carry a token). */
+  refused_requests: number;
+  refused_hosts: Record<string, number>;
 }
 
 export function summarize(results: readonly CheckResult[]): Record<Status, number> {
