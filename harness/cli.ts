@@ -305,8 +305,9 @@ export function buildProgram(): Command {
     .description('combine the report.json files of parallel runs (a CI matrix over targets or roles) into one report, as a fleet run writes it')
     .argument('<reports...>', 'report.json files')
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
-    .action(async (files: string[], options: { out: string }) => {
-      process.exitCode = await mergeCommand(files, options.out);
+    .addOption(new Option('--sign-key <file>', 'an Ed25519 private key (PEM): also write manifest.sig').env('UID2_SIGN_KEY'))
+    .action(async (files: string[], options: { out: string; signKey?: string }) => {
+      process.exitCode = await mergeCommand(files, options.out, options.signKey);
     });
 
   program

@@ -9,6 +9,8 @@ import { fleetOutcome, summarize, undecidedRules, type CheckResult, type RunResu
 import { ensureOutDir } from './lifecycle.ts';
 import { defaultTargetName, uniqueName } from './targets.ts';
 import { writeReports } from '../reports/index.ts';
+import { readSignKey } from '../reports/manifest.ts';
+import { Scrubber } from './engine/scrub.ts';
 import { formatOutcomeLine, formatSummary } from '../reports/console.ts';
 
 const EXIT_OF = { pass: 0, fail: 1, error: 2, interrupted: 2 } as const;
@@ -132,11 +134,14 @@ export function mergeReports(inputs: readonly Input[]): RunResult {
 }
 
 /** `merge`: reads, checks and combines the reports, writes them all into `out`; the exit code of the merged verdict. */
-export async function mergeCommand(files: readonly string[], out: string): Promise<number> {
+export async function mergeCommand(files: readonly string[], out: string, signKeyFile?: string): Promise<number> {
+  const scrubber = new Scrubber();
+  // A bad key stops the merge before anything is written (UsageError, exit 2), naming the file only.
+  const signKey = signKeyFile === undefined ? undefined : readSignKey(signKeyFile, scrubber);
   const inputs = files.map(readReport);
   ensureOutDir(out);
   const run = mergeReports(inputs);
-  const paths = writeReports(out, run);
+  const paths = writeReports(out, run, scrubber, signKey);
   process.stderr.write(`merged ${inputs.length} reports (${run.targets?.length ?? 1} targets)\n${formatSummary(run, paths)}\n`);
   process.stdout.write(`${formatOutcomeLine(run, paths)}\n`);
   return EXIT_OF[run.outcome];

@@ -12,7 +12,9 @@ import { UsageError } from '../../harness/config.ts';
 import { targetRuns, targetSections } from '../../harness/engine/fleet.ts';
 import { outcomeOf, undecidedRules, type CheckResult, type RunResult } from '../../harness/engine/result.ts';
 import { validateWith } from '../../harness/engine/schemas.ts';
-import { mergeReports } from '../../harness/merge.ts';
+import { mergeCommand, mergeReports } from '../../harness/merge.ts';
+import { verifyReportDir } from '../../reports/manifest.ts';
+import { generateKeyPairSync } from 'node:crypto';
 import { defaultTargetName, targetSpecs } from '../../harness/targets.ts';
 import { auditHtml, auditMarkdown } from '../../reports/audit.ts';
 import { junitXml } from '../../reports/junit.ts';
@@ -180,6 +182,32 @@ describe('mergeReports', () => {
     expect(merged.summary).toMatchObject({ pass: 2, fail: 1 });
     expect(merged.target.url).toBe('https://eu.example https://us.example');
     expect(validateWith('report', asJson(merged))).toEqual([]);
+  });
+
+  it('signs the merged report with --sign-key: verify holds with its public key, not with another', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'uid2-merge-sign-'));
+    try {
+      const keys = generateKeyPairSync('ed25519');
+      const keyFile = join(dir, 'sign.pem');
+      writeFileSync(keyFile, keys.privateKey.export({ type: 'pkcs8', format: 'pem' }));
+      writeFileSync(join(dir, 'eu.json'), JSON.stringify(single('eu', 'https://eu.example', [PASS])));
+      writeFileSync(join(dir, 'us.json'), JSON.stringify(single('us', 'https://us.example', [PASS])));
+      const stdout = process.stdout.write, stderr = process.stderr.write;
+      process.stdout.write = process.stderr.write = (() => true) as typeof process.stdout.write;
+      let code: number;
+      try {
+        code = await mergeCommand([join(dir, 'eu.json'), join(dir, 'us.json')], join(dir, 'out'), keyFile);
+      } finally {
+        process.stdout.write = stdout;
+        process.stderr.write = stderr;
+      }
+      expect(code).toBe(0);
+      expect(verifyReportDir(join(dir, 'out'), keys.publicKey)).toEqual({ ok: true, files: 4, signature: 'verified' });
+      expect(verifyReportDir(join(dir, 'out'), generateKeyPairSync('ed25519').publicKey).ok).toBe(false);
+      await expect(mergeCommand([join(dir, 'eu.json')], join(dir, 'out2'), join(dir, 'eu.json'))).rejects.toThrow(UsageError);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('makes a matrix over roles of one target one report of that target', () => {
