@@ -240,7 +240,7 @@ describe('--out and usage errors', () => {
     } finally {
       await target.close();
     }
-  });
+  }, 60_000); // two runs of the binary, one after the other
 
   it('writes an error report for usage errors when --out is usable (PROTOCOL.md §2)', async () => {
     for (const [args, message] of [
@@ -255,7 +255,7 @@ describe('--out and usage errors', () => {
       expect(kit.stderr).toMatch(message);
       expect(expectValid(dir)).toMatchObject({ outcome: 'error', error: expect.stringMatching(message) });
     }
-  });
+  }, 60_000); // three runs of the binary, one after the other
 });
 
 /** Whether any process of this group is still there. */
