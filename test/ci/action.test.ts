@@ -156,7 +156,7 @@ describe('action.yml', () => {
       const dir = join(ran.workspace, 'reports', 'op');
       const report = readReport(dir);
       expect(report.outcome).toBe('fail');
-      expect(report.target).toEqual({ role: 'operator', url: operator.url });
+      expect(report.target).toEqual({ role: 'operator', url: operator.url, name: new URL(operator.url).host });
       expect(report.propagation?.timeout_ms).toBe(2000);
       expect(report.summary.fail).toBeGreaterThan(0);
       expect(ran.outputs).toEqual({ outcome: 'fail', passed: String(report.summary.pass), failed: String(report.summary.fail), warned: String(report.summary.warn), errors: String(report.summary.error), 'report-dir': dir });

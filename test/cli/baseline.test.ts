@@ -46,7 +46,7 @@ describe('run --baseline against an operator with a real failure', () => {
 
   const run = (out: string, args: string[], env: Record<string, string> = {}) => {
     const c = op.credentials;
-    return cli(['run', '--target', op.url, '--propagation-timeout', '1500ms', '--watch', '1s', '--seed', '1', '--out', out, ...args], {
+    return cli(['run', '--target', op.url, '--propagation-timeout', '5s', '--watch', '1s', '--seed', '1', '--out', out, ...args], {
       UID2_API_KEY: c.apiKey,
       UID2_CLIENT_SECRET: c.clientSecret,
       UID2_OPTOUT_API_KEY: c.optoutApiKey,
