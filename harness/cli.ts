@@ -14,6 +14,9 @@ import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
+import { servePages } from './page/reference/serve.ts';
+import { PAGE_FAULTS } from './page/reference/pages.ts';
+import { DEFAULT_OPERATOR_BASE } from './page/reference/server.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
@@ -112,7 +115,8 @@ function cstgKeyPairFromPrivateOption(privateKey: string, subscription: string) 
 function listCommand(options: { faults?: boolean; json?: boolean }): void {
   const print = (text: string): void => void process.stdout.write(`${text}\n`);
   if (options.faults) {
-    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS].map(({ name, role, breaks, description }) => ({ kind: 'fault', name, role, breaks, description }));
+    const pageFaults = PAGE_FAULTS.map((f) => ({ ...f, description: `page ${f.page}: ${f.description}` }));
+    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS, ...pageFaults].map(({ name, role, breaks, description }) => ({ kind: 'fault', name, role, breaks, description }));
     const variants = OPERATOR_VARIANTS.map(({ name, description }) => ({ kind: 'variant', name, role: 'operator', breaks: [] as string[], description }));
     const entries = [...faults, ...variants];
     if (options.json) return print(JSON.stringify(entries, null, 2));
@@ -309,6 +313,19 @@ export function buildProgram(): Command {
     .option('--instances <n>', 'a fleet: this many instances behind the port, a request each in turn, sharing opt-outs and token keys', '1')
     .option('--sync-interval <duration>', 'each instance syncs its own snapshot of the opt-outs this often, phases staggered (UID2-SPEC §1.4; default: live)')
     .action(serveOperator);
+
+  program
+    .command('serve-pages')
+    .description("serve the kit's reference publisher pages (Prebid.js and the UID2/EUID SDK) for a page run; prints each page URL with its journey file")
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
+    .addOption(new Option('--operator <url>', "the kit's operator the pages' server generates through (the run's --operator-listen)").env('UID2_OPERATOR'))
+    .addOption(new Option('--api-key <key>', 'the API key that operator accepts').env('UID2_API_KEY'))
+    .addOption(new Option('--client-secret <secret>', 'its client secret').env('UID2_CLIENT_SECRET'))
+    .addOption(new Option('--cstg-public-key <key>', "the operator's CSTG public key (without it the CSTG pages are not served)").env('UID2_CSTG_PUBLIC_KEY'))
+    .addOption(new Option('--cstg-subscription-id <id>', 'its CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
+    .option('--operator-base <url>', "the UID2 host the pages' JavaScript calls (the page driver routes it to the kit)", DEFAULT_OPERATOR_BASE)
+    .option('--fault <name>', 'run one named page fault (see list --faults)')
+    .action(servePages);
 
   program
     .command('list')
