@@ -136,7 +136,7 @@ export async function calibrateParticipants(options: {
     });
     try {
       const { results } = await runParticipantSession(
-        { driverUrl: reference.url, operator, webhook: new Webhook(reference.webhookTemplate, { method: 'GET', timeoutMs: 10_000 }), requestTimeoutMs: 10_000 },
+        { driver: reference.url, operator, webhook: new Webhook(reference.webhookTemplate, { method: 'GET', timeoutMs: 10_000 }), requestTimeoutMs: 10_000 },
         { checks: options.checks, settings, checkTimeoutMs: 60_000, concurrency: 4, deadlineMs: Date.now() + 10 * 60_000 },
       );
       const expected = fault ? expectedFailures(fault.breaks, options.checks) : [];

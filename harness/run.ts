@@ -364,7 +364,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       const entry: SessionEntry = { checks: checks.filter((c) => !asked || asked.includes(findRule(c.rule)?.role as ParticipantRole)), roles: asked ?? PARTICIPANT_ROLES };
       sessions.push(entry);
       const outcome = await runParticipantSession(
-        { driverUrl: driverUrl!, operator, webhook: hook, roles: asked, requestTimeoutMs },
+        { driver: driverUrl!, operator, webhook: hook, roles: asked, requestTimeoutMs },
         { checks, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber },
       );
       entry.roles = outcome.roles;

@@ -11,7 +11,8 @@ export const MAX_DRIVER_BODY = 1 << 20;
 
 export class DriverError extends Error {
   constructor(
-    readonly reason: 'unreachable' | 'timeout' | 'aborted' | 'http' | 'garbage' | 'too_large',
+    /** `journey`: a page driver's journey (or the page under it) failed; the message is the journey's, scrubbed. */
+    readonly reason: 'unreachable' | 'timeout' | 'aborted' | 'http' | 'garbage' | 'too_large' | 'journey',
     message: string,
   ) {
     super(message);
@@ -21,7 +22,26 @@ export class DriverError extends Error {
 
 export type DriverIdentity = { email: string } | { phone: string };
 
-export class DriverClient {
+/**
+ * The calls of PROTOCOL.md §3 as the checks make them, whoever answers them: a participant's driver endpoint
+ * (DriverClient) or a driver inside the kit (harness/page/page-driver.ts drives a publisher's page). A failure
+ * to act or answer is a DriverError (the check is `error`, never a pass or a fail).
+ */
+export interface ParticipantDriver {
+  /** The roles the participant plays (the checks of the others are not_applicable). */
+  roles(): Promise<ParticipantRole[]>;
+  publisherLogin(identity: DriverIdentity): Promise<string | null>;
+  publisherSiteOptout(identity: DriverIdentity): Promise<void>;
+  publisherAdRequest(identity: DriverIdentity): Promise<string | null>;
+  /** Runs due background work now; false when the participant does not offer it (the kit waits instead). */
+  publisherTick(): Promise<boolean>;
+  dspBid(advertisingToken: string): Promise<boolean>;
+  advertiserSync(identities: DriverIdentity[]): Promise<string[]>;
+  advertiserSiteOptout(identity: DriverIdentity): Promise<void>;
+  sharerShare(rawUid2s: string[]): Promise<string[]>;
+}
+
+export class DriverClient implements ParticipantDriver {
   private readonly base: string;
 
   /** `timeoutMs` is the total budget of one call (connecting, headers, whole body); `signal` aborts calls in flight. */

@@ -3,7 +3,7 @@
 // and propagation happen in seconds) and the opt-out service (global opt-outs registered in its own store,
 // the DSP's webhook called). It drives the participant's users through the driver (PROTOCOL.md §3) and
 // judges from the driver's answers and the operator's call log.
-import type { DriverIdentity } from '../client/driver-client.ts';
+import type { DriverIdentity, ParticipantDriver } from '../client/driver-client.ts';
 import { DriverClient, DriverError } from '../client/driver-client.ts';
 import type { OperatorCall } from '../operator/call-log.ts';
 import type { RunningOperator } from '../operator/index.ts';
@@ -13,7 +13,7 @@ import type { Progress } from '../progress.ts';
 import { encodeAdvertisingToken, type AdvertisingTokenFields, type DecodedToken } from '../wire/advertising-token.ts';
 import { hashDii, personKey } from '../wire/dii.ts';
 import type { Capability, Check } from './check.ts';
-import type { CheckResult } from './result.ts';
+import type { CheckResult, Screenshot, Status } from './result.ts';
 import { runChecks } from './runner.ts';
 import { SyntheticIdentities } from './synthetic.ts';
 import { Redactor } from './redact.ts';
@@ -33,7 +33,7 @@ export interface ParticipantSettings {
 /** The driver as checks use it: every call kept, redacted, as the check's evidence; driver failures → error. */
 export class RecordingDriver {
   constructor(
-    private readonly driver: DriverClient,
+    private readonly driver: ParticipantDriver,
     private readonly redactor: Redactor,
     private readonly log: EvidenceLog,
     /** Once aborted (the check timed out, the run stopped), no new call goes out: it throws the reason. */
@@ -124,8 +124,29 @@ export interface ParticipantCheckContext {
   note(text: string): void;
 }
 
+/** What a driver inside the kit gets for one check: the check's stop, its evidence log, the run's redactor. */
+export interface CheckScope {
+  check: string;
+  signal: AbortSignal;
+  log: EvidenceLog;
+  redactor: Redactor;
+}
+
+/** A driver of one check alone; `end` runs when the check has its verdict (screenshots of a failed check's pages). */
+export interface CheckDriver extends ParticipantDriver {
+  end(status: Status): Promise<Screenshot[]>;
+}
+
+/** A driver that keeps state per check (the page driver: each check's users and their browser contexts). */
+export interface ScopedDriver extends ParticipantDriver {
+  forCheck(scope: CheckScope): CheckDriver;
+}
+
+const isScoped = (driver: ParticipantDriver): driver is ScopedDriver => typeof (driver as Partial<ScopedDriver>).forCheck === 'function';
+
 export interface ParticipantTarget {
-  driverUrl: string;
+  /** A participant's driver endpoint (PROTOCOL.md §3), or a driver inside the kit (the page driver). */
+  driver: string | ParticipantDriver | ScopedDriver;
   operator: RunningOperator;
   webhook?: Webhook;
   /** Restrict to these roles (default: every role the driver plays). */
@@ -150,10 +171,16 @@ export interface ParticipantSessionOptions {
 
 export class DriverUnavailableError extends Error {}
 
+/** The person key of an identity, as the call log writes it (every spelling of one DII is one person). */
+export function identityPerson(identity: DriverIdentity): string {
+  const [field, value] = Object.entries(identity)[0]!;
+  return personKey(hashDii(field as 'email' | 'phone', value));
+}
+
 /** Asks the driver which roles it plays; a driver that is down or answers garbage stops the session (exit 2). */
-export async function driverRoles(driverUrl: string, timeoutMs: number, signal?: AbortSignal): Promise<ParticipantRole[]> {
+export async function driverRoles(driver: ParticipantDriver): Promise<ParticipantRole[]> {
   try {
-    return await new DriverClient({ baseUrl: driverUrl, timeoutMs, signal }).roles();
+    return await driver.roles();
   } catch (e) {
     if (e instanceof DriverError) throw new DriverUnavailableError(`cannot use the driver: ${e.message}`);
     throw e;
@@ -161,27 +188,24 @@ export async function driverRoles(driverUrl: string, timeoutMs: number, signal?:
 }
 
 export async function runParticipantSession(target: ParticipantTarget, options: ParticipantSessionOptions): Promise<{ results: CheckResult[]; roles: ParticipantRole[] }> {
-  const played = await driverRoles(target.driverUrl, target.requestTimeoutMs, options.signal);
+  const driver = typeof target.driver === 'string' ? new DriverClient({ baseUrl: target.driver, timeoutMs: target.requestTimeoutMs, signal: options.signal }) : target.driver;
+  const played = await driverRoles(driver);
   const roles = target.roles ? played.filter((r) => target.roles!.includes(r)) : played;
   const capabilities = new Set<Capability>(roles);
   if (target.webhook) capabilities.add('webhook');
-  const driver = new DriverClient({ baseUrl: target.driverUrl, timeoutMs: target.requestTimeoutMs, signal: options.signal });
   const hasTick = roles.includes('publisher') ? await driver.publisherTick().catch(() => false) : false;
-  options.progress?.phase(`participant driver plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
+  options.progress?.phase(`participant ${typeof target.driver === 'string' ? 'driver' : 'page driver'} plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
   const redactor = new Redactor(options.scrubber);
   redactor.scrubber.addCredentials(target.operator.credentials);
   const identities = new SyntheticIdentities();
   const { operator } = target.operator;
-  const person = (identity: DriverIdentity) => {
-    const [field, value] = Object.entries(identity)[0]!;
-    return personKey(hashDii(field as 'email' | 'phone', value));
-  };
   const results = await runChecks<ParticipantCheckContext>({
     checks: options.checks,
     capabilities,
     contextFor: (check, signal) => {
       const log = new EvidenceLog();
-      const recording = new RecordingDriver(driver, redactor, log, signal);
+      const own = isScoped(driver) ? driver.forCheck({ check: check.id, signal, log, redactor }) : undefined;
+      const recording = new RecordingDriver(own ?? driver, redactor, log, signal);
       const ctx: ParticipantCheckContext = {
         driver: recording,
         operator: target.operator,
@@ -191,7 +215,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
           return { ackMs: operator.config.now() };
         },
         callsAbout: (identity, sinceMs) => {
-          const key = person(identity);
+          const key = identityPerson(identity);
           return operator.calls.list(sinceMs).filter((c) => c.persons.includes(key));
         },
         calls: (sinceMs) => operator.calls.list(sinceMs),
@@ -201,7 +225,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
           mint: (fields) => encodeAdvertisingToken(fields, operator.tokens.masterKey, operator.tokens.siteKey),
           identityLifetimeMs: operator.tokens.lifetimes.identityExpiresAfterMs,
         },
-        person,
+        person: identityPerson,
         rawUid: (identity) => {
           const [field, value] = Object.entries(identity)[0]!;
           const dii = hashDii(field as 'email' | 'phone', value);
@@ -215,7 +239,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
         replayPath: options.replayPaths?.get(check.id),
         note: (text) => recording.note(text),
       };
-      return { ctx, evidence: () => log.entries };
+      return { ctx, evidence: () => log.entries, end: own && ((status: Status) => own.end(status)) };
     },
     concurrency: options.concurrency,
     checkTimeoutMs: options.checkTimeoutMs,

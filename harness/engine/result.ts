@@ -17,6 +17,15 @@ export interface Evidence {
   note?: string;
 }
 
+/** A picture of a page a failed check drove (the page driver): synthetic users only. */
+export interface Screenshot {
+  /** Where reports/ writes it, relative to the report directory: `screenshots/<name>.png`. */
+  file: string;
+  caption: string;
+  /** The PNG, in memory until reports/ writes it; never in report.json. */
+  png?: Uint8Array;
+}
+
 export interface CheckResult {
   rule: string;
   check: string;
@@ -27,6 +36,8 @@ export interface CheckResult {
   evidence: Evidence[];
   /** Property checks that failed: the fast-check seed and path that replay exactly this case. */
   counterexample?: { seed: number; path: string; value: string };
+  /** A failed check of the page driver: a screenshot of each of its users' pages. */
+  screenshots?: Screenshot[];
 }
 
 export interface RunResult {
@@ -63,7 +74,19 @@ export interface RunResult {
   stopped_by?: 'deadline' | 'SIGINT' | 'SIGTERM';
   /** What the kit met on the wire to the operator under test (retries, throttling, outages). */
   transport?: TransportStats;
+  /** A page run (--page): what the browser asked for beyond the page and the UID2 operator. */
+  browser?: BrowserStats;
   results: CheckResult[];
+}
+
+export interface BrowserStats {
+  /** Requests to the UID2 operator hosts, answered by the kit's operator. */
+  operator_requests: number;
+  /** Bid requests carrying a UID2 (read, answered no-bid, never sent on). */
+  bidder_requests: number;
+  /** Requests to any other non-local host: refused (never sent), counted by host (never the URL: it may carry a token). */
+  refused_requests: number;
+  refused_hosts: Record<string, number>;
 }
 
 export function summarize(results: readonly CheckResult[]): Record<Status, number> {

@@ -11,13 +11,16 @@ import type { Population } from './population.ts';
 import { RecordingApi } from './recording.ts';
 import type { AnswerLedger } from './ledger.ts';
 import type { Redactor } from './redact.ts';
-import type { CheckResult } from './result.ts';
+import type { CheckResult, Screenshot, Status } from './result.ts';
 
 /**
  * How a session gives each check its context, and reads the check's evidence once it is done. `signal` is
  * the check's own: aborted when it times out or the run stops, after which its clients send nothing more.
  */
-export type ContextFactory<C> = (check: Check<C>, signal: AbortSignal) => { ctx: C; evidence(): CheckResult['evidence'] };
+export type ContextFactory<C> = (
+  check: Check<C>,
+  signal: AbortSignal,
+) => { ctx: C; evidence(): CheckResult['evidence']; /** Once the check has its verdict: its screenshots (the page driver). */ end?(status: Status): Promise<Screenshot[]> };
 
 export interface RunPlan<C = CheckContext> {
   checks: readonly Check<C>[];
@@ -79,7 +82,7 @@ const CAPABILITY_REASON: Record<Capability, string> = {
   webhook: "needs the DSP's opt-out webhook (--webhook)",
 };
 
-function result<C>(check: Check<C>, verdict: Verdict, durationMs: number, evidence: CheckResult['evidence']): CheckResult {
+function result<C>(check: Check<C>, verdict: Verdict, durationMs: number, evidence: CheckResult['evidence'], screenshots: Screenshot[] = []): CheckResult {
   const should = findRule(check.rule)?.severity === 'SHOULD';
   const status = verdict.status === 'fail' && should ? 'warn' : verdict.status;
   return {
@@ -91,6 +94,7 @@ function result<C>(check: Check<C>, verdict: Verdict, durationMs: number, eviden
     duration_ms: Math.round(durationMs),
     evidence,
     ...(verdict.counterexample ? { counterexample: verdict.counterexample } : {}),
+    ...(screenshots.length > 0 ? { screenshots } : {}),
   };
 }
 
@@ -100,7 +104,7 @@ async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult
   // The check's own stop: its timeout, or the run's stop. Either cancels it: its clients refuse new requests.
   const timedOut = new AbortController();
   const signal = plan.signal ? AbortSignal.any([plan.signal, timedOut.signal]) : timedOut.signal;
-  const { ctx, evidence } = plan.contextFor(check, signal);
+  const { ctx, evidence, end } = plan.contextFor(check, signal);
   const started = performance.now();
   const timer = setTimeout(() => timedOut.abort(new CheckStop({ status: 'error', message: `the check did not finish within ${plan.checkTimeoutMs} ms` })), plan.checkTimeoutMs);
   const stopped = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
@@ -117,7 +121,10 @@ async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult
     clearTimeout(timer);
     timedOut.abort(); // whatever the check still has under way sends nothing more
   }
-  return result(check, verdict, performance.now() - started, evidence());
+  const durationMs = performance.now() - started;
+  // What the check leaves behind (a page driver's browser contexts) ends with it; a failure there changes no verdict.
+  const screenshots = end ? await end(verdict.status).catch(() => []) : [];
+  return result(check, verdict, durationMs, evidence(), screenshots);
 }
 
 /**

@@ -1,0 +1,26 @@
+// The one browser of a page run: Debian's Chromium through playwright-core (never a browser download), with
+// the flags of ../shared/TOOLCHAIN.md. Playwright gives every launch a fresh temporary profile (its own
+// --user-data-dir, removed on close; it refuses the flag itself), so no run sees another's storage.
+import { accessSync, constants } from 'node:fs';
+import { chromium, type Browser } from 'playwright-core';
+import { UsageError } from '../config.ts';
+
+export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
+
+/** TOOLCHAIN.md: no sandbox (containers), no GPU, no QUIC, and none of the browser's own background traffic. */
+const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+/** `--chromium PATH` (or UID2_CHROMIUM); a missing or broken browser is "could not test" (exit 2), with what to do. */
+export async function launchChromium(executablePath = DEFAULT_CHROMIUM): Promise<Browser> {
+  try {
+    accessSync(executablePath, constants.X_OK);
+  } catch {
+    throw new UsageError(`--chromium: no browser at ${executablePath}: install Debian's chromium (apt-get install -y chromium) or give its path with --chromium PATH (or UID2_CHROMIUM)`);
+  }
+  try {
+    return await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+  } catch (e) {
+    const reason = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/^browserType\.launch: /, '');
+    throw new UsageError(`--chromium: ${executablePath} did not start (${reason})`);
+  }
+}
