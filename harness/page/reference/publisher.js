@@ -26,6 +26,13 @@
     }
   }
 
+  /**
+   * A refresh the previous view had in flight when the user navigated can land in storage after this view
+   * cleared it (Chromium applies the old document's write late, without a storage event here): a view with no
+   * UID2 clears again whenever it finds one, for as long as it is open.
+   */
+  const lateWrites = (forget) => setInterval(forget, 25);
+
   async function prebidView() {
     const pbjs = window.pbjs;
     let params;
@@ -37,9 +44,12 @@
       pbjs.setConfig({ userSync: { auctionDelay: 1000, syncDelay: 0, userIds: [{ name: 'uid2', params: { uid2ApiBase: P.operatorBase, ...params } }] } });
       const ids = await pbjs.getUserIdsAsync();
       if (ids.uid2 && ids.uid2.optout) await reportOptout();
-    } else if (!holdsOptoutOnly(PREBID_STORAGE)) {
-      // No UID2 for this view: nothing the module stored for an earlier session may reach a bid request.
-      localStorage.removeItem(PREBID_STORAGE);
+    } else {
+      // No UID2 for this view: nothing the module stored for an earlier session may reach a bid request (also
+      // what the previous view's refresh writes late, see sdkView).
+      const forget = () => holdsOptoutOnly(PREBID_STORAGE) || localStorage.removeItem(PREBID_STORAGE);
+      forget();
+      lateWrites(forget);
     }
     // The ad request: one auction with the page's house bidder (its bid request goes to the page's own server).
     pbjs.registerBidAdapter(undefined, 'house', {
@@ -61,8 +71,11 @@
       if (event === 'OptoutReceived') reportOptout();
     });
     const siteOptoutIgnored = uid2 === 'site-optout' && fault === 'page-cstg-ignores-site-optout';
-    if (uid2 !== 'identity' && uid2 !== 'cstg' && !siteOptoutIgnored && !holdsOptoutOnly(SDK_STORAGE)) {
-      sdk.disconnect(); // no UID2 for this view: the SDK must not keep (or refresh) an earlier session's identity
+    if (uid2 !== 'identity' && uid2 !== 'cstg' && !siteOptoutIgnored) {
+      // No UID2 for this view: the SDK must not keep (or refresh) an earlier session's identity.
+      const forget = () => localStorage.getItem(SDK_STORAGE) === null || holdsOptoutOnly(SDK_STORAGE) || sdk.disconnect();
+      forget();
+      lateWrites(forget);
     }
     if (uid2 === 'identity') {
       let identity = P.session.handover ?? P.session.loginIdentity;

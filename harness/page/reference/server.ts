@@ -125,7 +125,7 @@ export async function startReferencePages(options: ReferencePagesOptions): Promi
   const pages = (options.pages ?? REFERENCE_PAGES.map((p) => p.name)).map((name) => findPage(name)!);
   requireBundles(pages.map((p) => p.library));
   const script = readFileSync(referenceFile('publisher.js'));
-  const bundles = new Map(Object.values(BUNDLES).map((file) => [file, readFileSync(bundleFile(file))]));
+  const bundles = new Map<string, Buffer>(Object.values(BUNDLES).map((file) => [file, readFileSync(bundleFile(file))]));
   const now = options.now ?? Date.now;
   const operatorBase = (options.operatorBase ?? DEFAULT_OPERATOR_BASE).replace(/\/$/, '');
   const client = new OperatorClient({ baseUrl: options.operator.url, apiKey: options.operator.apiKey, clientSecret: options.operator.clientSecret, timeoutMs: 10_000 });
@@ -194,7 +194,7 @@ export async function startReferencePages(options: ReferencePagesOptions): Promi
 </body></html>`;
   }
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<unknown> {
     const url = new URL(req.url ?? '/', 'http://pages');
     const send = (status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}) =>
       res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), 'Cache-Control': 'no-store', ...headers }).end(body);
