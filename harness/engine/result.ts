@@ -36,6 +36,8 @@ export interface CheckResult {
   evidence: Evidence[];
   /** Property checks that failed: the fast-check seed and path that replay exactly this case. */
   counterexample?: { seed: number; path: string; value: string };
+  /** Which target the result is about when a run has several (a reference page: `page:<name>`). */
+  target?: string;
   /** A failed check of the page driver: a screenshot of each of its users' pages. */
   screenshots?: Screenshot[];
 }

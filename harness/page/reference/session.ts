@@ -1,0 +1,120 @@
+// The publisher suite against the reference pages through the page driver: for each page a fresh kit
+// operator (its call log judges that page alone) and the page's server, one browser for all of them. The
+// embedded default runs it after the reference participants (run.ts); calibration runs it with each page
+// fault (calibrate.ts). A page's results carry `target: page:<name>`.
+import type { Browser } from 'playwright-core';
+import type { Check } from '../../engine/check.ts';
+import type { ParticipantCheckContext, ParticipantSettings } from '../../engine/participant-session.ts';
+import { runParticipantSession } from '../../engine/participant-session.ts';
+import type { BrowserStats, CheckResult } from '../../engine/result.ts';
+import type { Scrubber } from '../../engine/scrub.ts';
+import { startOperator } from '../../operator/index.ts';
+import type { Progress } from '../../progress.ts';
+import { launchChromium } from '../browser.ts';
+import { loadJourney, PageDriver } from '../page-driver.ts';
+import { MissingBundleError, requireBundles } from './files.ts';
+import { findPage, findPageFault, REFERENCE_PAGES, type PageName } from './pages.ts';
+import { startReferencePages } from './server.ts';
+
+export interface ReferencePageRunOptions {
+  checks: readonly Check<ParticipantCheckContext>[];
+  settings: ParticipantSettings;
+  requestTimeoutMs: number;
+  checkTimeoutMs: number;
+  concurrency: number;
+  deadlineMs: number;
+  /** Default every reference page; with a fault, its page alone. */
+  pages?: readonly PageName[];
+  fault?: string;
+  chromium?: string;
+  signal?: AbortSignal;
+  progress?: Progress;
+  onResult?: (result: CheckResult) => void;
+  /** The run's scrubber: every token the pages' operators issue is registered with it. */
+  scrubber?: Scrubber;
+}
+
+export interface PageRunOutcome {
+  page: PageName;
+  results: CheckResult[];
+  browser: BrowserStats;
+  wallMs: number;
+}
+
+/** The pages cannot run here (no browser bundles, no Chromium): what is missing and what to do. */
+export class PagesUnavailableError extends Error {}
+
+/** The target name a page's results carry. */
+export const pageTarget = (page: PageName): string => `page:${page}`;
+
+export async function runReferencePages(options: ReferencePageRunOptions): Promise<PageRunOutcome[]> {
+  const fault = options.fault === undefined ? undefined : findPageFault(options.fault);
+  const names = options.pages ?? (fault ? [fault.page] : REFERENCE_PAGES.map((p) => p.name));
+  try {
+    requireBundles(names.map((n) => findPage(n)!.library));
+  } catch (e) {
+    if (e instanceof MissingBundleError) throw new PagesUnavailableError(e.message);
+    throw e;
+  }
+  let browser: Browser;
+  try {
+    browser = await launchChromium(options.chromium);
+  } catch (e) {
+    throw new PagesUnavailableError((e as Error).message.replace(/^--chromium: /, ''));
+  }
+  const outcomes: PageRunOutcome[] = [];
+  try {
+    for (const name of names) {
+      options.signal?.throwIfAborted();
+      outcomes.push(await runOnePage(name, browser, options));
+    }
+  } finally {
+    await browser.close().catch(() => undefined);
+  }
+  return outcomes;
+}
+
+async function runOnePage(name: PageName, browser: Browser, options: ReferencePageRunOptions): Promise<PageRunOutcome> {
+  const started = performance.now();
+  const { scrubber } = options;
+  const operator = await startOperator({
+    lifetimes: options.settings.lifetimes,
+    recordCalls: true,
+    onIssued: (issued) => {
+      scrubber?.add(issued.advertising_token, '<token>');
+      scrubber?.add(issued.refresh_token, '<refresh>');
+      scrubber?.add(issued.refresh_response_key, '<secret>');
+    },
+  });
+  const pages = await startReferencePages({ operator: { url: operator.url, ...operator.credentials }, pages: [name], fault: options.fault });
+  try {
+    const [served] = pages.pages;
+    const driver = new PageDriver({ pageUrl: served!.url, journey: await loadJourney(served!.journey), browser, operatorUrl: operator.url, now: operator.operator.config.now });
+    options.progress?.phase(`publisher page ${name}${options.fault ? ` with fault ${options.fault}` : ''}: ${served!.title}, at ${served!.url}, in Chromium`);
+    try {
+      const onResult = options.onResult && ((r: CheckResult) => options.onResult!({ ...r, target: pageTarget(name) }));
+      const { results } = await runParticipantSession(
+        { driver, operator, roles: ['publisher'], requestTimeoutMs: options.requestTimeoutMs },
+        { checks: options.checks, settings: options.settings, checkTimeoutMs: options.checkTimeoutMs, concurrency: options.concurrency, deadlineMs: options.deadlineMs, signal: options.signal, progress: options.progress, onResult, scrubber },
+      );
+      return { page: name, results: results.map((r) => ({ ...r, target: pageTarget(name) })), browser: { ...driver.stats, refused_hosts: { ...driver.stats.refused_hosts } }, wallMs: performance.now() - started };
+    } finally {
+      await driver.close();
+    }
+  } finally {
+    await pages.close();
+    await operator.close();
+  }
+}
+
+/** The browser figures of several page runs, added up. */
+export function sumBrowserStats(stats: readonly BrowserStats[]): BrowserStats {
+  const sum: BrowserStats = { operator_requests: 0, bidder_requests: 0, refused_requests: 0, refused_hosts: {} };
+  for (const s of stats) {
+    sum.operator_requests += s.operator_requests;
+    sum.bidder_requests += s.bidder_requests;
+    sum.refused_requests += s.refused_requests;
+    for (const [host, n] of Object.entries(s.refused_hosts)) sum.refused_hosts[host] = (sum.refused_hosts[host] ?? 0) + n;
+  }
+  return sum;
+}
