@@ -213,6 +213,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
+    .addOption(new Option('--no-pages', 'the embedded default without the reference publisher pages (no browser)').env('UID2_NO_PAGES'))
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
     .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')
     .hook('preAction', (command) => applyConfigFile(command));

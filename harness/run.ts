@@ -19,6 +19,7 @@ import { DriverUnavailableError, runParticipantSession, type ParticipantCheckCon
 import { Webhook } from './engine/webhook.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
 import { REFERENCE_ROLES } from './participants/reference.ts';
+import { runEmbeddedPages } from './page/reference/session.ts';
 import { PARTICIPANT_ROLES, type ParticipantRole } from './participants/role.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import { writeReports } from '../reports/index.ts';
@@ -54,6 +55,8 @@ export interface RunOptions {
   seed?: string;
   runs: string;
   out: string;
+  /** false: the embedded default skips the reference publisher pages (--no-pages). */
+  pages?: boolean;
 }
 
 /** Defaults of the run options (the CLI shows them; the bench runs with them). */
@@ -369,6 +372,21 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       );
       entry.roles = outcome.roles;
       entry.results = outcome.results;
+    }
+    // The embedded default also drives the reference publisher pages in Chromium (harness/page/reference/).
+    if (plan.embedded && options.pages !== false && (plan.participants === 'all-played' || plan.participants.includes('publisher'))) {
+      const pageChecks = (overrides.participantChecks ?? PARTICIPANT_CHECKS).filter((c) => findRule(c.rule)?.role === 'publisher');
+      const entry: SessionEntry = { checks: pageChecks, roles: ['publisher'] };
+      sessions.push(entry);
+      const pages = await runEmbeddedPages(
+        { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber },
+        say,
+      );
+      entry.results = pages?.results ?? [];
+      if (pages) {
+        targets.push('embedded:reference-pages');
+        extras.browser = pages.browser;
+      }
     }
   } catch (e) {
     if (stop?.signal.aborted) {

@@ -44,6 +44,9 @@ export interface PageRunOutcome {
 /** The pages cannot run here (no browser bundles, no Chromium): what is missing and what to do. */
 export class PagesUnavailableError extends Error {}
 
+/** Generated cases per property in the embedded default's page runs: each case drives real browsers (a lower --runs still applies). */
+export const PAGE_RUNS = 5;
+
 /** The target name a page's results carry. */
 export const pageTarget = (page: PageName): string => `page:${page}`;
 
@@ -117,4 +120,20 @@ export function sumBrowserStats(stats: readonly BrowserStats[]): BrowserStats {
     for (const [host, n] of Object.entries(s.refused_hosts)) sum.refused_hosts[host] = (sum.refused_hosts[host] ?? 0) + n;
   }
   return sum;
+}
+
+/**
+ * The embedded default's page phase: every reference page, a phase line each; when the pages cannot run here
+ * (no Chromium, no bundles) a phase line says what to install or build, and the run goes on without them.
+ */
+export async function runEmbeddedPages(options: ReferencePageRunOptions, say: (line: string) => void): Promise<{ results: CheckResult[]; browser: BrowserStats } | undefined> {
+  try {
+    const outcomes = await runReferencePages({ ...options, settings: { ...options.settings, runs: Math.min(options.settings.runs, PAGE_RUNS) } });
+    for (const o of outcomes) say(`publisher page ${o.page}: ${o.results.filter((r) => r.status === 'pass').length} of ${o.results.length} checks passed in ${(o.wallMs / 1000).toFixed(1)} s; ${o.browser.refused_requests} browser requests refused`);
+    return { results: outcomes.flatMap((o) => o.results), browser: sumBrowserStats(outcomes.map((o) => o.browser)) };
+  } catch (e) {
+    if (!(e instanceof PagesUnavailableError)) throw e;
+    say(`publisher pages: not run (${e.message})`);
+    return undefined;
+  }
 }
