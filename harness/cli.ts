@@ -190,6 +190,10 @@ function addRunOptions(command: Command): Command {
   return command
     .addOption(new Option('--target <url>', 'the operator under test').env('UID2_TARGET'))
     .addOption(new Option('--driver <url>', "a participant's driver endpoint (PROTOCOL.md §3)").env('UID2_DRIVER'))
+    .addOption(new Option('--page <url>', "role publisher: the publisher's page, driven in Chromium by --journey").env('UID2_PAGE'))
+    .addOption(new Option('--journey <file>', 'the journey module of --page: how a user logs in, opts out of the site, logs out').env('UID2_JOURNEY'))
+    .addOption(new Option('--chromium <path>', 'the Chromium of --page (default /usr/bin/chromium)').env('UID2_CHROMIUM'))
+    .addOption(new Option('--operator-host <host>', "with --page: a UID2 operator host the page's requests to are answered by the kit's operator (repeatable; default the UID2 and EUID hosts)").env('UID2_OPERATOR_HOSTS').argParser(collect).default([]))
     .addOption(new Option('--operator-listen <host:port>', "where the kit's operator listens for the participant under test").env('UID2_OPERATOR_LISTEN'))
     .addOption(new Option('--webhook <template>', "the DSP's opt-out webhook, with {uid2} and {timestamp}").env('UID2_WEBHOOK'))
     .addOption(new Option('--webhook-method <method>', 'GET or POST').choices(['GET', 'POST']).default('GET'))

@@ -17,6 +17,9 @@ import { createProgress } from './progress.ts';
 import { Scrubber } from './engine/scrub.ts';
 import { DriverUnavailableError, runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
 import { Webhook } from './engine/webhook.ts';
+import { quoteTarget } from './engine/scrub.ts';
+import { startPageDriver } from './page/page-driver.ts';
+import { DEFAULT_OPERATOR_HOSTS, operatorHostsOf } from './page/routing.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
 import { REFERENCE_ROLES } from './participants/reference.ts';
 import { runEmbeddedPages } from './page/reference/session.ts';
@@ -30,6 +33,11 @@ export interface RunOptions {
   role: string[];
   target?: string;
   driver?: string;
+  /** A publisher's page, driven in Chromium by the journey (harness/page/). */
+  page?: string;
+  journey?: string;
+  chromium?: string;
+  operatorHost?: string[];
   operatorListen?: string;
   webhook?: string;
   webhookMethod?: string;
@@ -232,8 +240,15 @@ function planRoles(options: RunOptions): { operator: boolean; participants: Part
   const unknown = options.role.filter((r) => !known.has(r));
   if (unknown.length > 0) throw new UsageError(`--role ${unknown.join(', ')}: use operator, publisher, dsp, advertiser or sharer`);
   if (options.target && options.driver) throw new UsageError('--target (an operator under test) and --driver (a participant under test) go in separate runs: --api-key means a different credential in each');
-  const embedded = !options.target && !options.driver;
   const asked = options.role as Array<'operator' | ParticipantRole>;
+  if (options.page !== undefined || options.journey !== undefined) {
+    if (options.page === undefined) throw new UsageError('--journey needs --page URL (or UID2_PAGE): the publisher page it drives');
+    if (options.journey === undefined) throw new UsageError('--page needs --journey FILE (or UID2_JOURNEY): how a user logs in and opts out on the page');
+    if (options.driver || options.target) throw new UsageError(`--page (a publisher page in the browser) and ${options.driver ? '--driver' : '--target'} go in separate runs`);
+    if (asked.some((r) => r !== 'publisher')) throw new UsageError('--page tests the publisher role only: leave out --role or give --role publisher');
+    return { operator: false, participants: ['publisher'], embedded: false };
+  }
+  const embedded = !options.target && !options.driver;
   const participants = asked.filter((r): r is ParticipantRole => r !== 'operator');
   if (asked.includes('operator') && options.driver) throw new UsageError('--role operator needs --target (or nothing, for the embedded operator), not --driver');
   if (participants.length > 0 && options.target) throw new UsageError(`--role ${participants.join(', ')} needs --driver (or nothing, for the reference participants), not --target`);
@@ -333,8 +348,8 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
     if (plan.participants === 'all-played' || plan.participants.length > 0) {
       const operator = await startOperator({
         ...operatorListen,
-        apiKey: options.driver ? options.apiKey : undefined,
-        clientSecret: options.driver && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
+        apiKey: plan.embedded ? undefined : options.apiKey,
+        clientSecret: !plan.embedded && options.clientSecret ? checkClientSecret(options.clientSecret, '--client-secret') : undefined,
         lifetimes: participantSettings.lifetimes,
         recordCalls: true,
         onIssued: (issued) => {
@@ -346,12 +361,21 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
         throw new UsageError(`--operator-listen: cannot listen on ${options.operatorListen ?? '127.0.0.1:0'} (${e.code ?? e.message})`);
       });
       cleanup.push(() => operator.close());
-      let driverUrl = options.driver;
+      let driver: Parameters<typeof runParticipantSession>[0]['driver'] | undefined = options.driver;
+      let page: Awaited<ReturnType<typeof startPageDriver>> | undefined;
+      if (options.page !== undefined) {
+        const pageUrl = parsePage(options.page);
+        const hosts = operatorHostsOf(options.operatorHost ?? []);
+        page = await startPageDriver({ pageUrl, journeyFile: options.journey!, chromium: options.chromium, operatorUrl: operator.url, operatorHosts: hosts.length > 0 ? hosts : DEFAULT_OPERATOR_HOSTS, timeoutMs: Math.max(requestTimeoutMs, 15_000) });
+        cleanup.unshift(page.close);
+        driver = page.driver;
+        say(`publisher page: ${quoteTarget(pageUrl, 200)} in Chromium ${page.browser.version()}, journey ${quoteTarget(options.journey, 200)}; requests to ${hosts.length > 0 ? hosts.join(', ') : 'the UID2 and EUID operator hosts'} answered by the kit's operator`);
+      }
       let hook = webhook;
       if (plan.embedded) {
         const reference = await startReferenceParticipants({ operator: { url: operator.url, apiKey: operator.credentials.apiKey, clientSecret: operator.credentials.clientSecret }, roles: REFERENCE_ROLES });
         cleanup.unshift(() => reference.close());
-        driverUrl = reference.url;
+        driver = reference.url;
         hook ??= new Webhook(reference.webhookTemplate, { method: 'GET', timeoutMs: requestTimeoutMs });
         say(`participant roles: testing the reference participants at ${reference.url}, with the kit's operator at ${operator.url}`);
       } else {
@@ -361,17 +385,18 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
           if (operator.generated.has(name)) process.stderr.write(`${name === 'apiKey' ? 'api-key' : 'client-secret'} the kit's operator accepts: ${operator.credentials[name]}\n`);
         }
       }
-      targets.push(plan.embedded ? 'embedded:reference-participants' : driverUrl!);
+      targets.push(plan.embedded ? 'embedded:reference-participants' : (options.page ?? options.driver)!);
       const asked = plan.participants === 'all-played' ? undefined : plan.participants;
       const checks = overrides.participantChecks ?? PARTICIPANT_CHECKS;
       const entry: SessionEntry = { checks: checks.filter((c) => !asked || asked.includes(findRule(c.rule)?.role as ParticipantRole)), roles: asked ?? PARTICIPANT_ROLES };
       sessions.push(entry);
       const outcome = await runParticipantSession(
-        { driver: driverUrl!, operator, webhook: hook, roles: asked, requestTimeoutMs },
+        { driver: driver!, operator, webhook: hook, roles: asked, requestTimeoutMs },
         { checks, replayPaths: overrides.replayPaths, settings: participantSettings, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber },
       );
       entry.roles = outcome.roles;
       entry.results = outcome.results;
+      if (page) extras.browser = page.driver.stats;
     }
     // The embedded default also drives the reference publisher pages in Chromium (harness/page/reference/).
     if (plan.embedded && options.pages !== false && (plan.participants === 'all-played' || plan.participants.includes('publisher'))) {
@@ -437,6 +462,19 @@ function participantSettingsOf(options: RunOptions, settings: CheckSettings): Pa
     throw new UsageError('token lifetimes must keep refresh-after <= identity-expires-after <= refresh-expires-after (UID2-SPEC §8)');
   }
   return { seed: settings.seed, runs: settings.runs, lifetimes, pollIntervalMs: 100, actWithinMs: lifetimes.refreshAfterMs * 3 + 2000 };
+}
+
+/** `--page`: an http(s) URL with no credentials in it (the URL goes into every report). */
+function parsePage(text: string): string {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    throw new UsageError('--page: not a URL (give the page a user logs in on, e.g. http://127.0.0.1:8080/login)');
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new UsageError('--page: use an http or https URL');
+  if (url.username || url.password) throw new UsageError('--page: no credentials in the URL');
+  return url.href;
 }
 
 function checkWebhook(template: string): string {

@@ -501,6 +501,7 @@ export function auditMarkdown(run: RunResult): string {
     if (f.replay) out.push(`- **Replay:** ${mdCode(f.replay)}${c ? '' : ' (a scenario check: rerun the suite with the same seed and the run’s other options)'}`);
     if (r.evidence.length === 0) out.push('- **Evidence:** none recorded');
     else out.push(`- **Evidence** (${evidenceCount(r)}):`, '', ...mdFence(transcriptText(transcript(r.evidence))));
+    for (const s of r.screenshots ?? []) out.push(`- **Screenshot:** [${md(s.caption)}](${s.file})`);
   }
   if (m.notDecided.length > 0) {
     out.push('', '### Checks that did not apply or did not run', '', '| Check | Rule | Verdict | Reason |', '|---|---|---|---|');
@@ -544,6 +545,7 @@ table.facts th { width: auto; white-space: nowrap; }
 .v-not_applicable, .v-not_run { color: #555; }
 code, pre { font-family: ui-monospace, "SFMono-Regular", Menlo, Consolas, monospace; font-size: .88em; }
 pre { white-space: pre-wrap; overflow-wrap: anywhere; background: #f6f6f6; border: 1px solid #ddd; padding: .35rem .5rem; margin: .2rem 0; }
+.screenshot img { max-width: 100%; border: 1px solid #999; }
 .finding { border-left: 4px solid #bbb; padding-left: .8rem; margin: 1rem 0; }
 .finding.fail { border-color: #b42318; }
 .finding.warn { border-color: #9a6700; }
@@ -594,8 +596,8 @@ function table(head: readonly string[], rows: ReadonlyArray<readonly string[]>, 
   ];
 }
 
-/** The audit report as one self-contained HTML page (also well-formed XML). */
-export function auditHtml(run: RunResult): string {
+/** The audit report as one self-contained HTML page (also well-formed XML); screenshots embedded from `images` (file → PNG). */
+export function auditHtml(run: RunResult, images: ReadonlyMap<string, Uint8Array> = new Map()): string {
   const m = model(run);
   const h = escapeHtml;
   const out: string[] = [
@@ -642,6 +644,10 @@ export function auditHtml(run: RunResult): string {
     if (f.replay) out.push(`<dt>Replay</dt><dd><code>${h(f.replay)}</code>${c ? '' : ' (a scenario check: rerun the suite with the same seed and the run’s other options)'}</dd>`);
     out.push(`<dt>Evidence</dt><dd>${r.evidence.length === 0 ? 'none recorded' : h(evidenceCount(r))}</dd>`, '</dl>');
     if (r.evidence.length > 0) out.push(...transcriptHtml(transcript(r.evidence)));
+    for (const s of r.screenshots ?? []) {
+      const png = images.get(s.file);
+      out.push(`<figure class="screenshot"><img src="${png ? `data:image/png;base64,${Buffer.from(png).toString('base64')}` : h(s.file)}" alt="${h(s.caption)}" /><figcaption>${h(s.caption)}</figcaption></figure>`);
+    }
     out.push('</section>');
   }
   if (m.notDecided.length > 0) {
@@ -661,11 +667,11 @@ export function auditHtml(run: RunResult): string {
 }
 
 /** Writes `dir/audit.html` and `dir/audit.md` (each replaced whole) and returns their paths. */
-export function writeAuditReports(dir: string, run: RunResult): string[] {
+export function writeAuditReports(dir: string, run: RunResult, images: ReadonlyMap<string, Uint8Array> = new Map()): string[] {
   mkdirSync(dir, { recursive: true });
   const html = join(dir, 'audit.html');
   const md = join(dir, 'audit.md');
-  writeFileAtomic(html, auditHtml(run));
+  writeFileAtomic(html, auditHtml(run, images));
   writeFileAtomic(md, auditMarkdown(run));
   return [html, md];
 }

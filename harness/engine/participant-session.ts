@@ -130,6 +130,8 @@ export interface CheckScope {
   signal: AbortSignal;
   log: EvidenceLog;
   redactor: Redactor;
+  /** The kit operator's call log: the calls a driver's users caused, for the check's evidence. */
+  calls?: Pick<RunningOperator['operator']['calls'], 'lastSeq' | 'list'>;
 }
 
 /** A driver of one check alone; `end` runs when the check has its verdict (screenshots of a failed check's pages). */
@@ -194,7 +196,9 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const capabilities = new Set<Capability>(roles);
   if (target.webhook) capabilities.add('webhook');
   const hasTick = roles.includes('publisher') ? await driver.publisherTick().catch(() => false) : false;
-  options.progress?.phase(`participant ${typeof target.driver === 'string' ? 'driver' : 'page driver'} plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; /publisher/tick ${hasTick ? 'offered' : 'not offered: the kit waits'}` : ''}`);
+  const http = typeof target.driver === 'string';
+  const tick = `${http ? '/publisher/tick' : "tick (the pages' clocks catch up with the kit operator's)"} ${hasTick ? 'offered' : 'not offered: the kit waits'}`;
+  options.progress?.phase(`participant ${http ? 'driver' : 'page driver'} plays ${played.join(', ') || 'no role'}${roles.includes('publisher') ? `; ${tick}` : ''}`);
   const redactor = new Redactor(options.scrubber);
   redactor.scrubber.addCredentials(target.operator.credentials);
   const identities = new SyntheticIdentities();
@@ -204,7 +208,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
     capabilities,
     contextFor: (check, signal) => {
       const log = new EvidenceLog();
-      const own = isScoped(driver) ? driver.forCheck({ check: check.id, signal, log, redactor }) : undefined;
+      const own = isScoped(driver) ? driver.forCheck({ check: check.id, signal, log, redactor, calls: operator.calls }) : undefined;
       const recording = new RecordingDriver(own ?? driver, redactor, log, signal);
       const ctx: ParticipantCheckContext = {
         driver: recording,

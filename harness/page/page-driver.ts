@@ -12,7 +12,8 @@ import { UsageError } from '../config.ts';
 import { identityPerson, type CheckDriver, type CheckScope, type ScopedDriver } from '../engine/participant-session.ts';
 import { EvidenceLog } from '../engine/recording.ts';
 import { Redactor } from '../engine/redact.ts';
-import type { BrowserStats, Screenshot, Status } from '../engine/result.ts';
+import type { BrowserStats, Evidence, Screenshot, Status } from '../engine/result.ts';
+import { ENDPOINT_OF_PATH } from '../operator/call-log.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import { launchChromium } from './browser.ts';
 import type { Journey, JourneyUser } from './journey.ts';
@@ -36,9 +37,11 @@ export interface PageDriverOptions {
   quietMs?: number;
   /** ...or this long passed (ms). */
   settleMaxMs?: number;
+  /** Open tabs over every check (each a renderer process); beyond it the least recently used idle tab closes, its storage kept. */
+  maxOpenPages?: number;
 }
 
-const DEFAULTS = { timeoutMs: 15_000, quietMs: 150, settleMaxMs: 5_000 };
+const DEFAULTS = { timeoutMs: 15_000, quietMs: 150, settleMaxMs: 5_000, maxOpenPages: 6 };
 /** Budget of one screenshot of a failed check's page. */
 const SCREENSHOT_MS = 5_000;
 
@@ -62,22 +65,42 @@ export async function loadJourney(file: string): Promise<Journey> {
   return journey as Journey;
 }
 
-/** One synthetic user's browser: its context, its one page, the requests in flight, the bid requests it made. */
-interface UserBrowser {
-  label: string;
+/** A user's open tab: its browser context (the user's storage), its one page, the requests in flight. */
+interface Tab {
   context: BrowserContext;
   page: Page;
   activity: Activity;
+  /** The page was navigated (to the --page URL, then wherever the journey went). */
+  opened: boolean;
+}
+
+/** One synthetic user: an open tab, or the storage its closed tab left; the bid requests its pages made. */
+interface UserBrowser {
+  label: string;
+  tab?: Tab;
+  /** Cookies, localStorage and IndexedDB of a closed tab, restored into the next one. */
+  saved?: Awaited<ReturnType<BrowserContext['storageState']>>;
   /** UID2 tokens of the page's bid requests, in order. */
   bids: string[][];
-  opened: boolean;
   loggedIn: boolean;
+  /** Calls under way (a busy tab is never closed), and when it was last used (the least recent closes first). */
+  busy: number;
+  usedAt: number;
+  /** The user's check, for notes in its evidence. */
+  log: EvidenceLog;
+  /** The person key of the kit operator's call log. */
+  person: string;
+  /** Operator requests of the user's pages not yet in the evidence (they go in in call-log order). */
+  routed: Array<{ endpoint: string | undefined; entry: Evidence }>;
 }
 
 export class PageDriver implements ScopedDriver {
   readonly router: PageRouter;
   private readonly unscoped: PageUsers;
   readonly settings: Required<Omit<PageDriverOptions, 'operatorHosts'>>;
+  /** Users whose tab is open, over every check. */
+  private readonly open = new Set<UserBrowser>();
+  private uses = 0;
 
   constructor(options: PageDriverOptions) {
     this.settings = { ...DEFAULTS, now: Date.now, ...options };
@@ -117,6 +140,45 @@ export class PageDriver implements ScopedDriver {
   async close(): Promise<void> {
     await this.unscoped.end('pass');
   }
+
+  /** Marks a use of the user's tab (the least recently used idle tab is the first to close). */
+  touch(user: UserBrowser): void {
+    user.usedAt = ++this.uses;
+  }
+
+  /**
+   * Opens the user's tab: a fresh context with the storage its last tab left, its clock at the kit operator's
+   * time. Each open tab costs a renderer process (about 50 MB), so at most `maxOpenPages` stay open: the least
+   * recently used idle one closes first, as when a person closes a tab, its storage kept for its next call.
+   */
+  async openTab(user: UserBrowser, listen: (context: BrowserContext) => Promise<void>): Promise<Tab> {
+    while (this.open.size >= this.settings.maxOpenPages) {
+      const idle = [...this.open].filter((u) => u.busy === 0 && u !== user).sort((a, b) => a.usedAt - b.usedAt)[0];
+      if (!idle) break;
+      await this.closeTab(idle, true);
+      idle.log.note(`${idle.label}'s page closed (the kit keeps ${this.settings.maxOpenPages} pages open); its storage is kept for its next call`);
+    }
+    const context = await this.settings.browser.newContext(user.saved ? { storageState: user.saved } : {});
+    context.setDefaultTimeout(this.settings.timeoutMs);
+    // Before any page: the page's clock starts at the kit operator's time and runs on from there.
+    await context.clock.install({ time: this.settings.now() });
+    const activity = new Activity(context);
+    await listen(context);
+    const tab: Tab = { context, page: await context.newPage(), activity, opened: false };
+    user.tab = tab;
+    this.open.add(user);
+    return tab;
+  }
+
+  /** Closes the user's tab; `keep`: its storage first, for the next one. */
+  async closeTab(user: UserBrowser, keep: boolean): Promise<void> {
+    const tab = user.tab;
+    if (!tab) return;
+    user.tab = undefined;
+    this.open.delete(user);
+    if (keep) user.saved = (await tab.context.storageState({ indexedDB: true }).catch(() => undefined)) ?? user.saved;
+    await tab.context.close().catch(() => undefined);
+  }
 }
 
 /** The page driver plays the publisher alone: `roles()` says so, so no check of another role calls these. */
@@ -144,127 +206,183 @@ class PageUsers implements CheckDriver {
   sharerShare = () => notPlayed('sharer');
 
   /** The user logs in on a fresh view of the page (after logging out of an earlier login); the token the observer reads. */
-  async publisherLogin(identity: DriverIdentity): Promise<string | null> {
-    const user = await this.userOf(identity);
-    const bidsBefore = user.bids.length;
-    if (user.loggedIn) await this.step(user, 'logout', () => this.journey.logout(user.page));
-    await this.step(user, 'login', async () => {
-      await user.page.goto(this.driver.settings.pageUrl);
-      user.opened = true;
-      await this.journey.login(user.page, journeyUser(identity));
-      user.loggedIn = true;
-    });
-    return this.observe(user, bidsBefore);
-  }
-
-  async publisherSiteOptout(identity: DriverIdentity): Promise<void> {
-    const user = await this.userOf(identity);
-    await this.step(user, 'siteOptOut', async () => {
-      await this.open(user);
-      await this.journey.siteOptOut(user.page, journeyUser(identity));
+  publisherLogin(identity: DriverIdentity): Promise<string | null> {
+    return this.as(identity, async (user, tab) => {
+      const bidsBefore = user.bids.length;
+      if (user.loggedIn) {
+        await this.step(user, tab, 'logout', async () => {
+          await this.navigated(tab);
+          await this.journey.logout(tab.page);
+        });
+      }
+      await this.step(user, tab, 'login', async () => {
+        await tab.page.goto(this.driver.settings.pageUrl);
+        tab.opened = true;
+        await this.journey.login(tab.page, journeyUser(identity));
+        user.loggedIn = true;
+      });
+      return this.observe(user, tab, bidsBefore);
     });
   }
 
-  async publisherAdRequest(identity: DriverIdentity): Promise<string | null> {
-    const user = await this.userOf(identity);
-    const bidsBefore = user.bids.length;
-    await this.step(user, 'adRequest', async () => {
-      await this.open(user);
-      await this.journey.adRequest?.(user.page);
+  publisherSiteOptout(identity: DriverIdentity): Promise<void> {
+    return this.as(identity, (user, tab) =>
+      this.step(user, tab, 'siteOptOut', async () => {
+        await this.navigated(tab);
+        await this.journey.siteOptOut(tab.page, journeyUser(identity));
+      }),
+    );
+  }
+
+  publisherAdRequest(identity: DriverIdentity): Promise<string | null> {
+    return this.as(identity, async (user, tab) => {
+      const bidsBefore = user.bids.length;
+      await this.step(user, tab, 'adRequest', async () => {
+        await this.navigated(tab);
+        await this.journey.adRequest?.(tab.page);
+      });
+      return this.observe(user, tab, bidsBefore);
     });
-    return this.observe(user, bidsBefore);
   }
 
   /**
-   * Due background work now: each page's clock catches up with the kit operator's clock (Playwright's clock
-   * API runs every timer due by then, e.g. the SDK's refresh timer), never past it; then its work settles.
+   * Due background work now: each open page's clock catches up with the kit operator's clock (Playwright's
+   * clock API runs every timer due by then, e.g. the SDK's refresh timer), never past it; then its work settles.
    */
   async publisherTick(): Promise<boolean> {
     for (const user of this.users.values()) {
-      if (!user.opened) continue;
-      await this.step(user, 'tick', async () => {
-        // The kit's time is read first: whatever the reading costs, the page ends behind it, never ahead.
-        const kitNow = this.driver.settings.now();
-        const pageNow = await user.page.evaluate(() => Date.now());
-        if (kitNow > pageNow) await user.context.clock.runFor(kitNow - pageNow);
-      });
+      const tab = user.tab;
+      if (!tab?.opened) continue;
+      user.busy += 1;
+      try {
+        await this.step(user, tab, 'tick', async () => {
+          // The kit's time is read first: whatever the reading costs, the page ends behind it, never ahead.
+          const kitNow = this.driver.settings.now();
+          const pageNow = await tab.page.evaluate(() => Date.now());
+          if (kitNow > pageNow) await tab.context.clock.runFor(kitNow - pageNow);
+        });
+      } finally {
+        user.busy -= 1;
+      }
     }
     return true;
   }
 
-  /** The check ended: a screenshot of each user's page when it failed, then every context of the check closes. */
+  /** The check ended: a screenshot of each user's open page when it failed, then every tab of the check closes. */
   async end(status: Status): Promise<Screenshot[]> {
     const shots: Screenshot[] = [];
     const users = [...this.users.values()];
     this.users.clear();
     if (status === 'fail') {
       for (const [i, user] of users.entries()) {
-        if (!user.opened) continue;
-        const png = await user.page.screenshot({ type: 'png', timeout: SCREENSHOT_MS }).catch(() => undefined);
-        if (png) shots.push({ file: `screenshots/${this.scope.check.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`, caption: `the page of ${user.label} when the check ended`, png });
+        const png = await this.screenshot(user).catch(() => undefined);
+        const caption = `the page of ${user.label} when the check ended${png?.reopened ? ' (its tab had closed: reopened with its storage)' : ''}`;
+        if (png) shots.push({ file: `screenshots/${this.scope.check.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`, caption, png: png.bytes });
       }
     }
-    await Promise.all(users.map((u) => u.context.close().catch(() => undefined)));
+    await Promise.all(users.map((u) => this.driver.closeTab(u, false)));
+    // What the pages asked the operator after their last call (a refresh timer) is evidence too.
+    for (const user of users) for (const { entry } of user.routed.splice(0)) this.scope.log.push(entry);
     return shots;
   }
 
-  /** The user's browser: every spelling of one DII is one person, so one context with its storage. */
-  private async userOf(identity: DriverIdentity): Promise<UserBrowser> {
+  /** The user's page as it is; a tab closed for the open-page budget is reopened at the --page URL with the user's storage. */
+  private async screenshot(user: UserBrowser): Promise<{ bytes: Buffer; reopened: boolean } | undefined> {
+    const reopened = !user.tab?.opened;
+    if (reopened && !user.saved) return undefined;
+    const tab = user.tab ?? (await this.driver.openTab(user, (context) => this.listen(user, context)));
+    await this.navigated(tab);
+    return { bytes: await tab.page.screenshot({ type: 'png', timeout: SCREENSHOT_MS }), reopened };
+  }
+
+  /** Runs a call as the user (every spelling of one DII is one person: one user, one storage) in its open tab. */
+  private async as<T>(identity: DriverIdentity, act: (user: UserBrowser, tab: Tab) => Promise<T>): Promise<T> {
+    const user = this.userOf(identity);
+    user.busy += 1;
+    try {
+      this.driver.touch(user);
+      return await act(user, user.tab ?? (await this.driver.openTab(user, (context) => this.listen(user, context))));
+    } finally {
+      user.busy -= 1;
+      this.driver.touch(user);
+    }
+  }
+
+  private userOf(identity: DriverIdentity): UserBrowser {
     const key = personOrText(identity);
-    const known = this.users.get(key);
-    if (known) return known;
-    const { browser, now, timeoutMs } = this.driver.settings;
-    const [field, value] = Object.entries(identity)[0] as ['email' | 'phone', string];
-    const label = this.scope.redactor.dii(field, value);
-    const context = await browser.newContext();
-    context.setDefaultTimeout(timeoutMs);
-    // Before any page: the page's clock starts at the kit operator's time and runs on from there.
-    await context.clock.install({ time: now() });
-    const user: UserBrowser = { label, context, page: undefined as unknown as Page, activity: new Activity(context), bids: [], opened: false, loggedIn: false };
-    await this.driver.router.attach(context, {
-      operatorCall: (call) => this.scope.log.push({ path: call.path, http: call.http, ms: call.ms, note: `${label}'s page: ${call.method} to ${call.host}, answered by the kit's operator` }),
-      bidRequest: (request) => {
-        user.bids.push(request.tokens);
-        this.scope.log.push({
-          path: 'bid request',
-          http: request.http,
-          request: { host: request.host, uid2: request.tokens.map((t) => this.scope.redactor.token('token', t)) },
-          note: `${label}'s page${request.http === 204 ? ' (answered no-bid, never sent on)' : ''}`,
-        });
-      },
-    });
-    user.page = await context.newPage();
-    this.users.set(key, user);
+    let user = this.users.get(key);
+    if (!user) {
+      const [field, value] = Object.entries(identity)[0] as ['email' | 'phone', string];
+      user = { label: this.scope.redactor.dii(field, value), bids: [], loggedIn: false, busy: 0, usedAt: 0, log: this.scope.log, person: key, routed: [] };
+      this.users.set(key, user);
+    }
     return user;
   }
 
-  private async open(user: UserBrowser): Promise<void> {
-    if (user.opened) return;
-    await user.page.goto(this.driver.settings.pageUrl);
-    user.opened = true;
+  /** What the router sees of the user's pages goes into the check's evidence, in order. */
+  private listen(user: UserBrowser, context: BrowserContext): Promise<void> {
+    const { log, redactor } = this.scope;
+    return this.driver.router.attach(context, {
+      operatorCall: (call) =>
+        user.routed.push({ endpoint: ENDPOINT_OF_PATH[call.path], entry: { path: call.path, http: call.http, ms: call.ms, note: `${user.label}'s page: ${call.method} to ${call.host}, answered by the kit's operator` } }),
+      bidRequest: (request) => {
+        user.bids.push(request.tokens);
+        log.push({
+          path: 'bid request',
+          http: request.http,
+          request: { host: request.host, uid2: request.tokens.map((t) => redactor.token('token', t)) },
+          note: `${user.label}'s page${request.http === 204 ? ' (answered no-bid, never sent on)' : ' (sent on to the page’s own server)'}`,
+        });
+      },
+    });
+  }
+
+  /** A tab that shows nothing yet (new, or reopened with the user's storage) goes to the --page URL first. */
+  private async navigated(tab: Tab): Promise<void> {
+    if (tab.opened) return;
+    await tab.page.goto(this.driver.settings.pageUrl);
+    tab.opened = true;
   }
 
   /** One journey step, then the page's UID2 work settles; a step that throws is a driver error with its message, scrubbed. */
-  private async step(user: UserBrowser, what: string, run: () => Promise<void>): Promise<void> {
+  private async step(user: UserBrowser, tab: Tab, what: string, run: () => Promise<void>): Promise<void> {
     this.scope.signal.throwIfAborted();
+    const since = this.scope.calls?.lastSeq ?? 0;
     try {
       await run();
     } catch (e) {
       if (this.scope.signal.aborted) throw this.scope.signal.reason;
       throw new DriverError('journey', `the journey's ${what} failed on the page of ${user.label}: ${this.scope.redactor.scrubber.scrub(firstLine(e))}`);
-    }
-    const { quietMs, settleMaxMs } = this.driver.settings;
-    if (!(await user.activity.settled(quietMs, settleMaxMs, this.scope.signal))) {
-      this.scope.log.note(`${user.label}'s page still had requests in flight ${settleMaxMs} ms after ${what}; read as it was`);
+    } finally {
+      const { quietMs, settleMaxMs } = this.driver.settings;
+      if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal))) {
+        this.scope.log.note(`${user.label}'s page still had requests in flight ${settleMaxMs} ms after ${what}; read as it was`);
+      }
+      this.recordCalls(user, since);
     }
   }
 
+  /**
+   * The user's operator calls since a call-log position, in the log's order, into the check's evidence: those
+   * of its pages (routed, with their HTTP status) and those of the publisher's servers (e.g. the generate of a
+   * login); then the page's requests the log does not attribute to the user.
+   */
+  private recordCalls(user: UserBrowser, since: number): void {
+    for (const call of this.scope.calls?.list().filter((c) => c.seq > since && c.persons.includes(user.person)) ?? []) {
+      const routed = user.routed.findIndex((r) => r.endpoint === call.endpoint);
+      if (routed >= 0) this.scope.log.push({ ...user.routed.splice(routed, 1)[0]!.entry, status: call.status });
+      // The kit saw the call arrive, not the HTTP exchange of the publisher's server: a note with the answer's status.
+      else this.scope.log.note(`${user.label}: ${pathOf(call.endpoint)} by the publisher's server${call.endpoint === 'generate' ? ` with optout_check ${JSON.stringify(call.optoutCheck ?? null)}` : ''}, answer status ${call.status}`);
+    }
+    for (const { entry } of user.routed.splice(0)) this.scope.log.push(entry);
+  }
+
   /** The token the page would send to its bidders now. */
-  private async observe(user: UserBrowser, bidsBefore: number): Promise<string | null> {
+  private async observe(user: UserBrowser, tab: Tab, bidsBefore: number): Promise<string | null> {
     const observer = this.journey.observer;
     let token: unknown;
     try {
-      token = typeof observer === 'function' ? await observer(user.page) : observer === 'prebid' ? await this.prebidToken(user, bidsBefore) : await this.sdkToken(user);
+      token = typeof observer === 'function' ? await observer(tab.page) : observer === 'prebid' ? await this.prebidToken(user, tab, bidsBefore) : await this.sdkToken(user, tab);
     } catch (e) {
       if (e instanceof DriverError) throw e;
       throw new DriverError('journey', `the ${typeof observer === 'function' ? "journey's observer" : `${observer} observer`} failed on the page of ${user.label}: ${this.scope.redactor.scrubber.scrub(firstLine(e))}`);
@@ -277,11 +395,11 @@ class PageUsers implements CheckDriver {
    * Prebid.js: the UID2 EIDs of the bid requests the page made during the call (read by the router); when it
    * made none carrying one, what Prebid would put in the next (`pbjs.getUserIdsAsEids()`).
    */
-  private async prebidToken(user: UserBrowser, bidsBefore: number): Promise<string | null> {
+  private async prebidToken(user: UserBrowser, tab: Tab, bidsBefore: number): Promise<string | null> {
     const sent = new Set(user.bids.slice(bidsBefore).flat());
     if (sent.size > 1) throw new DriverError('garbage', `the bid requests of one call on the page of ${user.label} carried ${sent.size} different UID2 tokens`);
     if (sent.size === 1) return [...sent][0]!;
-    const eids = await user.page.evaluate(() => {
+    const eids = await tab.page.evaluate(() => {
       const pbjs = (window as unknown as { pbjs?: { getUserIdsAsEids?: () => unknown } }).pbjs;
       return typeof pbjs?.getUserIdsAsEids === 'function' ? pbjs.getUserIdsAsEids() : undefined;
     });
@@ -298,8 +416,8 @@ class PageUsers implements CheckDriver {
   }
 
   /** The UID2/EUID SDK: `getAdvertisingToken()` of `window.__uid2`, or else `window.__euid`. */
-  private async sdkToken(user: UserBrowser): Promise<string | null> {
-    const read = await user.page.evaluate(() => {
+  private async sdkToken(user: UserBrowser, tab: Tab): Promise<string | null> {
+    const read = await tab.page.evaluate(() => {
       type Sdk = { getAdvertisingToken?: () => unknown };
       const w = window as unknown as { __uid2?: Sdk; __euid?: Sdk };
       const sdk = [w.__uid2, w.__euid].find((s) => typeof s?.getAdvertisingToken === 'function');
@@ -314,6 +432,8 @@ class PageUsers implements CheckDriver {
     return read.token;
   }
 }
+
+const pathOf = (endpoint: string): string => Object.entries(ENDPOINT_OF_PATH).find(([, e]) => e === endpoint)?.[0] ?? endpoint;
 
 const journeyUser = (identity: DriverIdentity): JourneyUser => ('email' in identity ? { email: identity.email } : { phone: identity.phone });
 

@@ -52,9 +52,10 @@ export interface RouterOptions {
   timeoutMs: number;
 }
 
-/** `--operator-host` values and UID2_OPERATOR_HOSTS (comma-separated): hostnames, lower case. */
+/** `--operator-host` values and UID2_OPERATOR_HOSTS (comma-separated): hostnames, lower case (a base URL gives its host). */
 export function operatorHostsOf(values: readonly string[]): string[] {
-  return [...new Set(values.flatMap((v) => v.split(',')).map((h) => h.trim().toLowerCase()).filter(Boolean))];
+  const host = (text: string) => (text.includes('://') ? URL.parse(text)?.hostname ?? '' : text).toLowerCase();
+  return [...new Set(values.flatMap((v) => v.split(',')).map((h) => host(h.trim())).filter(Boolean))];
 }
 
 export class PageRouter {
@@ -182,12 +183,16 @@ export class Activity {
     this.lastChange = performance.now();
   }
 
-  /** True when it settled, false when `maxMs` passed first. */
+  /**
+   * True when it settled, false when `maxMs` passed first. Quiet is counted from the call at the earliest: a
+   * request the page just started may not have been reported yet.
+   */
   async settled(quietMs: number, maxMs: number, signal?: AbortSignal): Promise<boolean> {
-    const until = performance.now() + maxMs;
+    const from = performance.now();
+    const until = from + maxMs;
     for (;;) {
       const now = performance.now();
-      const quietFor = now - this.lastChange;
+      const quietFor = now - Math.max(from, this.lastChange);
       if (this.inFlight.size === 0 && quietFor >= quietMs) return true;
       if (now >= until || signal?.aborted) return false;
       await new Promise((resolve) => setTimeout(resolve, Math.max(10, Math.min(quietMs - quietFor, until - now))));
