@@ -15,7 +15,8 @@ import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
 import { servePages } from './page/reference/serve.ts';
-import { PAGE_FAULTS } from './page/reference/pages.ts';
+import { findPageFault, PAGE_FAULTS } from './page/reference/pages.ts';
+import { calibratePages, PagesUnavailableError } from './page/reference/session.ts';
 import { DEFAULT_OPERATOR_BASE } from './page/reference/server.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
@@ -141,7 +142,7 @@ const collect = (value: string, previous: string[]) => [...previous, value];
  */
 async function calibrateCommand(options: { fault: string[]; variant: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }): Promise<number> {
   const names = [...options.fault, ...options.variant];
-  const unknown = names.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f) && !findOperatorVariant(f));
+  const unknown = names.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f) && !findPageFault(f) && !findOperatorVariant(f));
   if (unknown.length > 0) throw new UsageError(`--fault: unknown fault or variant ${unknown.join(', ')} (see: uid2-conformance list --faults)`);
   const selected = <T extends { id: string }>(checks: readonly T[]) => checks.filter((c) => options.check.length === 0 || options.check.some((p) => c.id.startsWith(p)));
   const operatorChecks = selected(OPERATOR_CHECKS);
@@ -151,9 +152,11 @@ async function calibrateCommand(options: { fault: string[]; variant: string[]; c
   const operatorFaults = names.filter((f) => findOperatorFault(f)) as OperatorFaultName[];
   const variants = names.filter((f) => findOperatorVariant(f)) as OperatorVariantName[];
   const participantFaults = PARTICIPANT_FAULTS.filter((p) => names.includes(p.name));
+  const pageFaults = PAGE_FAULTS.filter((p) => names.includes(p.name));
+  const pageChecks = participantChecks.filter((c) => findRule(c.rule)?.role === 'publisher');
   const unseen = [
     ...operatorFaults.filter((f) => expectedFailures(findOperatorFault(f)!.breaks, operatorChecks).length === 0),
-    ...participantFaults.filter((p) => expectedFailures(p.breaks, participantChecks).length === 0).map((p) => p.name),
+    ...[...participantFaults, ...pageFaults].filter((p) => expectedFailures(p.breaks, participantChecks).length === 0).map((p) => p.name),
   ];
   if (unseen.length > 0) throw new UsageError(`--check: no selected check judges a rule that fault ${unseen.join(', ')} breaks`);
   const conformantRuns = picked ? 0 : Number(options.conformantRuns);
@@ -179,6 +182,13 @@ async function calibrateCommand(options: { fault: string[]; variant: string[]; c
   }
   if (participantChecks.length > 0 && (!picked || participantFaults.length > 0)) {
     rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: picked ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), runs: Number(options.runs), onRow: print })));
+  }
+  // The reference pages through the browser: conformant, and with each page fault.
+  if (pageChecks.length > 0 && (!picked || pageFaults.length > 0)) {
+    const pages = await calibratePages({ checks: pageChecks, faults: picked ? pageFaults : undefined, conformant: !picked, seed: Number(options.seed), runs: Number(options.runs), onRow: print }).catch((e: unknown) => {
+      throw e instanceof PagesUnavailableError ? new UsageError(`the page faults need the reference pages: ${e.message}`) : e;
+    });
+    rows.push(...pages);
   }
   const missed = rows.filter((r) => !r.ok).length;
   process.stdout.write(`${rows.length - missed} of ${rows.length} calibration runs as expected\n`);

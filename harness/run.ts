@@ -404,7 +404,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       const entry: SessionEntry = { checks: pageChecks, roles: ['publisher'] };
       sessions.push(entry);
       const pages = await runEmbeddedPages(
-        { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber },
+        { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber, chromium: options.chromium },
         say,
       );
       entry.results = pages?.results ?? [];

@@ -3,6 +3,7 @@
 // embedded default runs it after the reference participants (run.ts); calibration runs it with each page
 // fault (calibrate.ts). A page's results carry `target: page:<name>`.
 import type { Browser } from 'playwright-core';
+import { expectedFailures } from '../../calibrate.ts';
 import type { Check } from '../../engine/check.ts';
 import type { ParticipantCheckContext, ParticipantSettings } from '../../engine/participant-session.ts';
 import { runParticipantSession } from '../../engine/participant-session.ts';
@@ -13,7 +14,7 @@ import type { Progress } from '../../progress.ts';
 import { launchChromium } from '../browser.ts';
 import { loadJourney, PageDriver } from '../page-driver.ts';
 import { MissingBundleError, requireBundles } from './files.ts';
-import { findPage, findPageFault, REFERENCE_PAGES, type PageName } from './pages.ts';
+import { findPage, findPageFault, PAGE_FAULTS, REFERENCE_PAGES, type PageFault, type PageName } from './pages.ts';
 import { startReferencePages } from './server.ts';
 
 export interface ReferencePageRunOptions {
@@ -92,7 +93,14 @@ async function runOnePage(name: PageName, browser: Browser, options: ReferencePa
   const pages = await startReferencePages({ operator: { url: operator.url, ...operator.credentials }, pages: [name], fault: options.fault });
   try {
     const [served] = pages.pages;
-    const driver = new PageDriver({ pageUrl: served!.url, journey: await loadJourney(served!.journey), browser, operatorUrl: operator.url, now: operator.operator.config.now });
+    const driver = new PageDriver({
+      pageUrl: served!.url,
+      journey: await loadJourney(served!.journey),
+      browser,
+      operatorUrl: operator.url,
+      now: operator.operator.config.now,
+      timeoutMs: Math.max(options.requestTimeoutMs, 15_000),
+    });
     options.progress?.phase(`publisher page ${name}${options.fault ? ` with fault ${options.fault}` : ''}: ${served!.title}, at ${served!.url}, in Chromium`);
     try {
       const onResult = options.onResult && ((r: CheckResult) => options.onResult!({ ...r, target: pageTarget(name) }));
@@ -136,4 +144,57 @@ export async function runEmbeddedPages(options: ReferencePageRunOptions, say: (l
     say(`publisher pages: not run (${e.message})`);
     return undefined;
   }
+}
+
+export interface PageCalibrationRow {
+  /** `page:<fault>`, or `page <name>` for a conformant reference page. */
+  fault?: string;
+  page: PageName;
+  expected: string[];
+  failed: string[];
+  undecided: string[];
+  ok: boolean;
+  results: CheckResult[];
+}
+
+/** Lifetimes of page calibration: the run's participant defaults (a browser needs the seconds). */
+const PAGE_LIFETIMES = { refreshAfterMs: 1000, identityExpiresAfterMs: 4000, refreshExpiresAfterMs: 12_000 };
+
+/**
+ * The publisher suite through the browser: each conformant reference page must fail nothing, and each page
+ * fault exactly the rules it breaks that the selected checks judge.
+ */
+export async function calibratePages(options: {
+  checks: readonly Check<ParticipantCheckContext>[];
+  faults?: readonly PageFault[];
+  conformant?: boolean;
+  seed?: number;
+  runs?: number;
+  onRow?: (row: PageCalibrationRow) => void;
+}): Promise<PageCalibrationRow[]> {
+  const runs: Array<{ page: PageName; fault?: PageFault }> = [
+    ...(options.conformant === false ? [] : REFERENCE_PAGES.map((p) => ({ page: p.name }))),
+    ...(options.faults ?? PAGE_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0)).map((fault) => ({ page: fault.page, fault })),
+  ];
+  const rows: PageCalibrationRow[] = [];
+  for (const { page, fault } of runs) {
+    const [outcome] = await runReferencePages({
+      checks: options.checks,
+      settings: { seed: options.seed ?? 1, runs: Math.min(options.runs ?? PAGE_RUNS, PAGE_RUNS), lifetimes: PAGE_LIFETIMES, pollIntervalMs: 100, actWithinMs: 3 * PAGE_LIFETIMES.refreshAfterMs + 2000 },
+      requestTimeoutMs: 15_000,
+      checkTimeoutMs: 300_000,
+      concurrency: 4,
+      deadlineMs: Date.now() + 30 * 60_000,
+      pages: [page],
+      fault: fault?.name,
+    });
+    const { results } = outcome!;
+    const expected = fault ? expectedFailures(fault.breaks, options.checks) : [];
+    const failed = [...new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.rule))].sort();
+    const undecided = results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
+    const row = { fault: fault ? `page:${fault.name}` : `page ${page}`, page, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results };
+    rows.push(row);
+    options.onRow?.(row);
+  }
+  return rows;
 }
