@@ -1,3 +1,4 @@
 // npm run bench: every benchmark of the kit, one after the other; figures printed, nothing asserted.
 await import('./wire.ts');
 await import('./operator.ts');
+await import('./pages.ts');

@@ -1,17 +1,10 @@
 // What the reference page tests share: the browser bundles built once (as `npm run build` does), the kit's
 // operator with the participant run's short lifetimes and a call log, and the reference pages served for it.
-import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
-import { BUNDLES, bundleFile } from '../../harness/page/reference/files.ts';
+import { ensureBundles } from '../../harness/page/reference/files.ts';
 import { startReferencePages, type ReferencePagesOptions } from '../../harness/page/reference/server.ts';
 
 export const LIFETIMES = { refreshAfterMs: 1000, identityExpiresAfterMs: 4000, refreshExpiresAfterMs: 12_000 };
-
-export function ensureBundles(): void {
-  if (Object.values(BUNDLES).every((b) => existsSync(bundleFile(b)))) return;
-  execFileSync(process.execPath, [new URL('../../bin/build-pages.mjs', import.meta.url).pathname], { stdio: 'ignore' });
-}
 
 export async function startPagesWithOperator(options: Partial<ReferencePagesOptions> = {}): Promise<{ op: RunningOperator; pages: Awaited<ReturnType<typeof startReferencePages>>; close(): Promise<void> }> {
   ensureBundles();

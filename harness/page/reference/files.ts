@@ -1,6 +1,7 @@
 // Where the reference pages' files are: the one place that turns a kit path into a file path (switch to
 // harness/paths.ts `kitFile` once it lands). Source files sit beside this module; the browser bundles are build
 // output of bin/build-pages.mjs in dist/pages/ (never committed).
+import { execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -20,4 +21,10 @@ export class MissingBundleError extends Error {}
 export function requireBundles(libraries: Iterable<keyof typeof BUNDLES>): void {
   const missing = [...new Set(libraries)].map((l) => BUNDLES[l]).filter((b) => !existsSync(bundleFile(b)));
   if (missing.length > 0) throw new MissingBundleError(`the reference pages need the browser bundles ${missing.map((b) => `dist/pages/${b}`).join(', ')}: run \`npm run build\` (or \`node bin/build-pages.mjs\`) first`);
+}
+
+/** Builds the bundles when one is missing, as `npm run build` does (tests and the bench). */
+export function ensureBundles(): void {
+  if (Object.values(BUNDLES).every((b) => existsSync(bundleFile(b)))) return;
+  execFileSync(process.execPath, [fileURLToPath(new URL('bin/build-pages.mjs', KIT_ROOT))], { stdio: 'ignore' });
 }
