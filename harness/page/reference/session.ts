@@ -155,6 +155,7 @@ export interface PageCalibrationRow {
   undecided: string[];
   ok: boolean;
   results: CheckResult[];
+  browser: BrowserStats;
 }
 
 /** Lifetimes of page calibration: the run's participant defaults (a browser needs the seconds). */
@@ -188,11 +189,11 @@ export async function calibratePages(options: {
       pages: [page],
       fault: fault?.name,
     });
-    const { results } = outcome!;
+    const { results, browser } = outcome!;
     const expected = fault ? expectedFailures(fault.breaks, options.checks) : [];
     const failed = [...new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.rule))].sort();
     const undecided = results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
-    const row = { fault: fault ? `page:${fault.name}` : `page ${page}`, page, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results };
+    const row = { fault: fault ? `page:${fault.name}` : `page ${page}`, page, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results, browser };
     rows.push(row);
     options.onRow?.(row);
   }
