@@ -58,7 +58,7 @@ export const PAGE_FAULTS: readonly PageFault[] = [
     page: 'prebid-server',
     breaks: ['PUB-OPTOUT-RESPONSE'],
     description:
-      "after the optout answer to a login's generate, the page still loads Prebid's uid2 module (without a new token): Prebid serves the token it cached in localStorage from the user's earlier login",
+      "the page keeps the user's last UID2 token in its own storage for its ad code, and after the optout answer to a login's generate still puts it into its bid requests (as first-party EIDs)",
   },
   {
     name: 'page-cstg-ignores-login-required',

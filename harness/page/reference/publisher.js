@@ -11,6 +11,8 @@
   const uid2 = session ? session.uid2 : 'none';
   const PREBID_STORAGE = '__uid2_advertising_token';
   const SDK_STORAGE = 'EUID-sdk-identity';
+  /** Fault page-keeps-cached-token-after-optout only: the token the page keeps for its own ad code. */
+  const PAGE_CACHE = 'publisher-uid2-token';
 
   const settled = () => (document.documentElement.dataset.uid2 = 'settled');
   /** The library learned of an optout: a server-side page tells its server, which remembers it for later logins. */
@@ -38,18 +40,23 @@
     let params;
     if (uid2 === 'identity') params = P.session.handover ? { uid2Token: P.session.handover } : {};
     else if (uid2 === 'cstg') params = { serverPublicKey: P.cstg.serverPublicKey, subscriptionId: P.cstg.subscriptionId, ...P.session.user };
-    else if (uid2 === 'optout' && fault === 'page-keeps-cached-token-after-optout') params = {};
     if (params) {
       // auctionDelay: the first auction waits for the module's refresh or CSTG (Prebid's userSync docs).
       pbjs.setConfig({ userSync: { auctionDelay: 1000, syncDelay: 0, userIds: [{ name: 'uid2', params: { uid2ApiBase: P.operatorBase, ...params } }] } });
       const ids = await pbjs.getUserIdsAsync();
       if (ids.uid2 && ids.uid2.optout) await reportOptout();
+      if (fault === 'page-keeps-cached-token-after-optout' && ids.uid2 && ids.uid2.id) localStorage.setItem(PAGE_CACHE, ids.uid2.id);
     } else {
       // No UID2 for this view: nothing the module stored for an earlier session may reach a bid request (also
-      // what the previous view's refresh writes late, see sdkView).
+      // what the previous view's refresh writes late, see lateWrites).
       const forget = () => holdsOptoutOnly(PREBID_STORAGE) || localStorage.removeItem(PREBID_STORAGE);
       forget();
       lateWrites(forget);
+    }
+    const cached = localStorage.getItem(PAGE_CACHE);
+    if (fault === 'page-keeps-cached-token-after-optout' && uid2 === 'optout' && P.session.optoutBy === 'generate' && cached) {
+      // The fault: the token the page cached for its own ad code still goes to the bidders as first-party data.
+      pbjs.setConfig({ ortb2: { user: { ext: { eids: [{ source: 'uidapi.com', uids: [{ id: cached, atype: 3 }] }] } } } });
     }
     // The ad request: one auction with the page's house bidder (its bid request goes to the page's own server).
     pbjs.registerBidAdapter(undefined, 'house', {

@@ -64,6 +64,8 @@ interface Session {
   handover?: IdentityBody;
   /** The login's identity, kept (fault page-rehands-login-identity hands it over on every view). */
   loginIdentity?: IdentityBody;
+  /** Why the view may not use UID2 after an optout: the login's own generate answered it, a remembered one, or the library's. */
+  optoutBy?: 'generate' | 'memory' | 'library';
   /** The next view is the one right after the login (a CSTG page generates there). */
   loginView: boolean;
 }
@@ -136,13 +138,13 @@ export async function startReferencePages(options: ReferencePagesOptions): Promi
 
   /** The server-side login: generate with optout_check 1, or no generate at all for a remembered optout. */
   async function generate(site: Site, session: Session): Promise<void> {
-    if (remembersOptout(site, session.person)) return void (session.uid2 = 'optout');
+    if (remembersOptout(site, session.person)) return void Object.assign(session, { uid2: 'optout', optoutBy: 'memory' });
     const withoutCheck = site.fault === 'page-server-phone-without-optout-check' && 'phone' in session.user;
     const answer = await client.generate({ ...session.user, ...(withoutCheck ? {} : { optout_check: 1 }) });
     const body = answer.body as { status?: string; body?: IdentityBody } | undefined;
     if (answer.http === 200 && body?.status === 'optout') {
       site.optouts.set(session.person, now() + OPTOUT_MEMORY_MS);
-      session.uid2 = 'optout';
+      Object.assign(session, { uid2: 'optout', optoutBy: 'generate' });
     } else if (answer.http === 200 && body?.status === 'success' && body.body) {
       session.uid2 = 'identity';
       session.handover = session.loginIdentity = body.body;
@@ -174,7 +176,7 @@ export async function startReferencePages(options: ReferencePagesOptions): Promi
       operatorBase,
       // The SDK here is the EUID build, which takes its key with the EUID prefix (the UID2 build takes UID2-X-).
       cstg: { serverPublicKey: page.library === 'sdk' ? options.operator.cstgPublicKey.replace(/^UID2-/, 'EUID-') : options.operator.cstgPublicKey, subscriptionId: options.operator.cstgSubscriptionId },
-      session: session ? { user: session.user, uid2: session.uid2, handover: handover ?? null, loginView: session.loginView, loginIdentity: site.fault === 'page-rehands-login-identity' ? (session.loginIdentity ?? null) : null } : null,
+      session: session ? { user: session.user, uid2: session.uid2, optoutBy: session.optoutBy ?? null, handover: handover ?? null, loginView: session.loginView, loginIdentity: site.fault === 'page-rehands-login-identity' ? (session.loginIdentity ?? null) : null } : null,
     };
     if (session) {
       session.handover = undefined;
@@ -235,7 +237,7 @@ export async function startReferencePages(options: ReferencePagesOptions): Promi
         // The library told the page of an optout answer (to refresh, or to CSTG): the server remembers it.
         if (session) {
           site.optouts.set(session.person, now() + OPTOUT_MEMORY_MS);
-          if (site.fault !== 'page-rehands-login-identity') session.uid2 = 'optout';
+          if (site.fault !== 'page-rehands-login-identity') Object.assign(session, { uid2: 'optout', optoutBy: 'library' });
         }
         return send(204, 'text/plain', '');
       default:
