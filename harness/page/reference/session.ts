@@ -3,7 +3,7 @@
 // embedded default runs it after the reference participants (run.ts); calibration runs it with each page
 // fault (calibrate.ts). A page's results carry `target: page:<name>`.
 import type { Browser } from 'playwright-core';
-import { expectedFailures } from '../../calibrate.ts';
+import { calibrationVerdict, expectedFailures } from '../../calibrate.ts';
 import type { Check } from '../../engine/check.ts';
 import type { ParticipantCheckContext, ParticipantSettings } from '../../engine/participant-session.ts';
 import { runParticipantSession } from '../../engine/participant-session.ts';
@@ -191,9 +191,7 @@ export async function calibratePages(options: {
     });
     const { results, browser } = outcome!;
     const expected = fault ? expectedFailures(fault.breaks, options.checks) : [];
-    const failed = [...new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.rule))].sort();
-    const undecided = results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
-    const row = { fault: fault ? `page:${fault.name}` : `page ${page}`, page, expected, failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0, results, browser };
+    const row = { fault: fault ? `page:${fault.name}` : `page ${page}`, page, expected, ...calibrationVerdict(results, expected), results, browser };
     rows.push(row);
     options.onRow?.(row);
   }
