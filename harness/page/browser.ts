@@ -10,15 +10,26 @@ export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
 /** TOOLCHAIN.md: no sandbox (containers), no GPU, no QUIC, and none of the browser's own background traffic. */
 const CHROMIUM_ARGS = ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
-/** `--chromium PATH` (or UID2_CHROMIUM); a missing or broken browser is "could not test" (exit 2), with what to do. */
-export async function launchChromium(executablePath = DEFAULT_CHROMIUM): Promise<Browser> {
+/**
+ * No host name resolves but loopback and the page's own hosts: what the route handler does not see (a
+ * preconnect, a DNS prefetch, a WebSocket, a service worker's fetch) cannot reach another host either.
+ */
+export function hostResolverRules(pageHosts: readonly string[] = []): string {
+  return `--host-resolver-rules=MAP * ~NOTFOUND, ${['localhost', '127.0.0.1', ...pageHosts].map((h) => `EXCLUDE ${h}`).join(', ')}`;
+}
+
+/**
+ * `--chromium PATH` (or UID2_CHROMIUM); a missing or broken browser is "could not test" (exit 2), with what to
+ * do. `pageHosts`: the hosts of the pages under test, the only ones besides loopback that resolve.
+ */
+export async function launchChromium(executablePath = DEFAULT_CHROMIUM, pageHosts: readonly string[] = []): Promise<Browser> {
   try {
     accessSync(executablePath, constants.X_OK);
   } catch {
     throw new UsageError(`--chromium: no browser at ${executablePath}: install Debian's chromium (apt-get install -y chromium) or give its path with --chromium PATH (or UID2_CHROMIUM)`);
   }
   try {
-    return await chromium.launch({ executablePath, headless: true, args: CHROMIUM_ARGS });
+    return await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, hostResolverRules(pageHosts)] });
   } catch (e) {
     const reason = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/^browserType\.launch: /, '');
     throw new UsageError(`--chromium: ${executablePath} did not start (${reason})`);

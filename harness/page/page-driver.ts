@@ -39,6 +39,8 @@ export interface PageDriverOptions {
   settleMaxMs?: number;
   /** Open tabs over every check (each a renderer process); beyond it the least recently used idle tab closes, its storage kept. */
   maxOpenPages?: number;
+  /** A short name of the page (e.g. `prebid-server`), for screenshot files and captions when one run drives several pages. */
+  name?: string;
 }
 
 const DEFAULTS = { timeoutMs: 15_000, quietMs: 150, settleMaxMs: 5_000, maxOpenPages: 6 };
@@ -97,7 +99,7 @@ interface UserBrowser {
 export class PageDriver implements ScopedDriver {
   readonly router: PageRouter;
   private readonly unscoped: PageUsers;
-  readonly settings: Required<Omit<PageDriverOptions, 'operatorHosts'>>;
+  readonly settings: Required<Omit<PageDriverOptions, 'operatorHosts' | 'name'>> & Pick<PageDriverOptions, 'name'>;
   /** Users whose tab is open, over every check. */
   private readonly open = new Set<UserBrowser>();
   private uses = 0;
@@ -158,7 +160,8 @@ export class PageDriver implements ScopedDriver {
       await this.closeTab(idle, true);
       idle.log.note(`${idle.label}'s page closed (the kit keeps ${this.settings.maxOpenPages} pages open); its storage is kept for its next call`);
     }
-    const context = await this.settings.browser.newContext(user.saved ? { storageState: user.saved } : {});
+    // Service workers blocked: their requests would not pass the route handler.
+    const context = await this.settings.browser.newContext({ serviceWorkers: 'block', ...(user.saved ? { storageState: user.saved } : {}) });
     context.setDefaultTimeout(this.settings.timeoutMs);
     // Before any page: the page's clock starts at the kit operator's time and runs on from there.
     await context.clock.install({ time: this.settings.now() });
@@ -276,8 +279,10 @@ class PageUsers implements CheckDriver {
     if (status === 'fail') {
       for (const [i, user] of users.entries()) {
         const png = await this.screenshot(user).catch(() => undefined);
-        const caption = `the page of ${user.label} when the check ended${png?.reopened ? ' (its tab had closed: reopened with its storage)' : ''}`;
-        if (png) shots.push({ file: `screenshots/${this.scope.check.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`, caption, png: png.bytes });
+        const { name } = this.driver.settings;
+        const caption = `the page${name ? ` ${name}` : ''} of ${user.label} when the check ended${png?.reopened ? ' (its tab had closed: reopened with its storage)' : ''}`;
+        const file = `screenshots/${`${name ? `${name}-` : ''}${this.scope.check}`.replace(/[^A-Za-z0-9_-]+/g, '-')}-${i + 1}.png`;
+        if (png) shots.push({ file, caption, png: png.bytes });
       }
     }
     await Promise.all(users.map((u) => this.driver.closeTab(u, false)));
@@ -355,7 +360,7 @@ class PageUsers implements CheckDriver {
       throw new DriverError('journey', `the journey's ${what} failed on the page of ${user.label}: ${this.scope.redactor.scrubber.scrub(firstLine(e))}`);
     } finally {
       const { quietMs, settleMaxMs } = this.driver.settings;
-      if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal))) {
+      if (!(await tab.activity.settled(quietMs, settleMaxMs, this.scope.signal)) && !this.scope.signal.aborted) {
         this.scope.log.note(`${user.label}'s page still had requests in flight ${settleMaxMs} ms after ${what}; read as it was`);
       }
       this.recordCalls(user, since);
@@ -455,7 +460,7 @@ function firstLine(e: unknown): string {
 /** Starts a page run's driver: the journey checked first (exit 2 naming what is missing), then the browser. */
 export async function startPageDriver(options: Omit<PageDriverOptions, 'journey' | 'browser'> & { journeyFile: string; chromium?: string }): Promise<{ driver: PageDriver; browser: Browser; close(): Promise<void> }> {
   const journey = await loadJourney(options.journeyFile);
-  const browser = await launchChromium(options.chromium);
+  const browser = await launchChromium(options.chromium, [new URL(options.pageUrl).hostname]);
   const driver = new PageDriver({ ...options, journey, browser });
   return {
     driver,

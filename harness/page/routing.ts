@@ -71,6 +71,18 @@ export class PageRouter {
   /** Routes every request of `context`; what its pages do is told to `listener`. */
   async attach(context: BrowserContext, listener: RouteListener): Promise<void> {
     await context.route('**/*', (route) => this.handle(route, listener));
+    // WebSockets pass no route: one to the page's hosts goes on, any other is refused and counted.
+    await context.routeWebSocket(/.*/, (ws) => {
+      const host = URL.parse(ws.url())?.hostname.toLowerCase() ?? '';
+      if (this.pageHosts.has(host)) return ws.connectToServer();
+      this.refuse(host);
+      return ws.close({ code: 1008, reason: 'refused by the conformance kit' });
+    });
+  }
+
+  private refuse(host: string): void {
+    this.stats.refused_requests += 1;
+    this.stats.refused_hosts[host] = (this.stats.refused_hosts[host] ?? 0) + 1;
   }
 
   private async handle(route: Route, listener: RouteListener): Promise<void> {
@@ -98,8 +110,7 @@ export class PageRouter {
         listener.bidRequest({ host, tokens, http: 204 });
         return await route.fulfill({ status: 204, headers: { 'access-control-allow-origin': request.headers()['origin'] ?? '*', 'access-control-allow-credentials': 'true' } });
       }
-      this.stats.refused_requests += 1;
-      this.stats.refused_hosts[host] = (this.stats.refused_hosts[host] ?? 0) + 1;
+      this.refuse(host);
       return await route.abort('blockedbyclient');
     } catch {
       // The page or its context went away while the request was handled (a check ended): nothing to answer.

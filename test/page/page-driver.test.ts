@@ -72,10 +72,13 @@ describe('page driver', () => {
     ]);
   }, 60_000);
 
-  it('refuses every request to another host and counts it by host, never sending it', async () => {
+  it('refuses every request to another host, WebSockets too, and counts it by host, never sending it', async () => {
     const { driver, check } = driverOf({
       async adRequest(page) {
-        await page.evaluate(() => (window as unknown as { pixel(): void }).pixel());
+        await page.evaluate(() => {
+          (window as unknown as { pixel(): void }).pixel();
+          new WebSocket('wss://socket.example/live?token=x');
+        });
       },
     });
     const identity = user();
@@ -83,7 +86,8 @@ describe('page driver', () => {
     const started = performance.now();
     await check.publisherAdRequest(identity);
     console.info(`ad request with a refused pixel: ${Math.round(performance.now() - started)} ms`);
-    expect(driver.stats).toMatchObject({ refused_requests: 1, refused_hosts: { 'tracker.example': 1 }, bidder_requests: 0 });
+    await expect.poll(() => driver.stats.refused_requests).toBe(2);
+    expect(driver.stats).toMatchObject({ refused_hosts: { 'tracker.example': 1, 'socket.example': 1 }, bidder_requests: 0 });
     expect(JSON.stringify(driver.stats)).not.toContain('p.gif');
     await check.end('pass');
   }, 60_000);
