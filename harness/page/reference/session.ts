@@ -94,6 +94,7 @@ async function runOnePage(name: PageName, browser: Browser, options: ReferencePa
   try {
     const [served] = pages.pages;
     const driver = new PageDriver({
+      name,
       pageUrl: served!.url,
       journey: await loadJourney(served!.journey),
       browser,
