@@ -31,21 +31,20 @@ describe.skipIf(!existsSync(CHROMIUM))('reference pages calibration (Chromium)',
     expect([...new Set(checks.map((c) => c.rule))].sort()).toEqual([...PUB_RULES].sort());
   });
 
-  it('every conformant reference page gets a result for every PUB rule and fails none', async () => {
-    ensureBundles();
-    const rows = await calibratePages({ checks, faults: [] });
-    expect(rows.map((r) => r.page)).toEqual(REFERENCE_PAGES.map((p) => p.name));
-    for (const row of rows) {
-      expect(row.ok, `${row.page}: ${explain(row)}`).toBe(true);
-      const cstg = row.page.endsWith('cstg');
+  for (const page of REFERENCE_PAGES.map((p) => p.name)) {
+    it(`the conformant reference page ${page} gets a result for every PUB rule and fails none`, async () => {
+      ensureBundles();
+      const [row] = await calibratePages({ checks, faults: [], pages: [page] });
+      expect(row!.ok, explain(row!)).toBe(true);
       for (const rule of PUB_RULES) {
-        const statuses = row.results.filter((r) => r.rule === rule).map((r) => r.status);
-        if (cstg && rule === 'PUB-OPTOUT-CHECK') expect(statuses, `${row.page} ${rule}`).toEqual(['not_applicable']);
-        else expect(statuses, `${row.page} ${rule}`).toContain('pass');
+        const statuses = row!.results.filter((r) => r.rule === rule).map((r) => r.status);
+        // A CSTG page makes no server-side generate: PUB-OPTOUT-CHECK does not apply to it.
+        if (page.endsWith('cstg') && rule === 'PUB-OPTOUT-CHECK') expect(statuses, rule).toEqual(['not_applicable']);
+        else expect(statuses, rule).toContain('pass');
       }
-      expect(row.browser.refused_requests, `${row.page}: ${JSON.stringify(row.browser.refused_hosts)}`).toBe(0);
-    }
-  });
+      expect(row!.browser.refused_requests, JSON.stringify(row!.browser.refused_hosts)).toBe(0);
+    });
+  }
 
   for (const fault of PAGE_FAULTS) {
     it(`page fault ${fault.name} (${fault.page}) fails exactly ${fault.breaks.join(', ')} through the browser`, async () => {

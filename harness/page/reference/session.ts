@@ -169,13 +169,15 @@ const PAGE_LIFETIMES = { refreshAfterMs: 1000, identityExpiresAfterMs: 4000, ref
 export async function calibratePages(options: {
   checks: readonly Check<ParticipantCheckContext>[];
   faults?: readonly PageFault[];
+  /** The conformant pages to run (default every one; none with `conformant: false`). */
+  pages?: readonly PageName[];
   conformant?: boolean;
   seed?: number;
   runs?: number;
   onRow?: (row: PageCalibrationRow) => void;
 }): Promise<PageCalibrationRow[]> {
   const runs: Array<{ page: PageName; fault?: PageFault }> = [
-    ...(options.conformant === false ? [] : REFERENCE_PAGES.map((p) => ({ page: p.name }))),
+    ...(options.conformant === false ? [] : (options.pages ?? REFERENCE_PAGES.map((p) => p.name)).map((page) => ({ page }))),
     ...(options.faults ?? PAGE_FAULTS.filter((f) => expectedFailures(f.breaks, options.checks).length > 0)).map((fault) => ({ page: fault.page, fault })),
   ];
   const rows: PageCalibrationRow[] = [];
