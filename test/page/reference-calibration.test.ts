@@ -15,6 +15,7 @@ const SCENARIOS = [
   'publisher.site-optout.before-login',
   'publisher.site-not-relayed.look-alikes',
   'publisher.optout-check.paths',
+  'publisher.optout-response.before-login',
   'publisher.optout-response.logged-in-before',
   'publisher.optout-remembered.later-logins',
   'publisher.refresh.kept-tokens',
