@@ -2,3 +2,4 @@
 await import('./startup.ts');
 await import('./wire.ts');
 await import('./operator.ts');
+await import('./pages.ts');

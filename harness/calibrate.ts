@@ -53,6 +53,13 @@ export function expectedFailures(breaks: readonly string[], checks: readonly { r
 
 const failing = (results: readonly CheckResult[]) => [...new Set(results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => r.rule))].sort();
 
+/** What calibration reads from a run: the rules it failed, what it could not decide, and whether that is exactly `expected`. */
+export function calibrationVerdict(results: readonly CheckResult[], expected: readonly string[]): { failed: string[]; undecided: string[]; ok: boolean } {
+  const failed = failing(results);
+  const undecided = results.filter((r) => r.status === 'error' || r.status === 'skipped').map((r) => `${r.check}: ${r.message}`);
+  return { failed, undecided, ok: expected.join() === failed.join() && undecided.length === 0 };
+}
+
 type Run = { fault?: OperatorFaultName; variant?: OperatorVariant & { name: OperatorVariantName } };
 
 export async function calibrate(options: CalibrationOptions): Promise<CalibrationRow[]> {

@@ -17,6 +17,10 @@ import { PARTICIPANT_FAULTS } from './participants/reference.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import type { CheckResult } from './engine/result.ts';
 import { OPERATOR_CHECKS } from '../suites/operator/index.ts';
+import { servePages } from './page/reference/serve.ts';
+import { findPageFault, PAGE_FAULTS } from './page/reference/pages.ts';
+import { calibratePages, PagesUnavailableError } from './page/reference/session.ts';
+import { DEFAULT_OPERATOR_BASE } from './page/reference/server.ts';
 
 export const EXIT = { pass: 0, fail: 1, error: 2, interrupted: 130 } as const;
 
@@ -115,7 +119,8 @@ function cstgKeyPairFromPrivateOption(privateKey: string, subscription: string) 
 function listCommand(options: { faults?: boolean; json?: boolean }): void {
   const print = (text: string): void => void process.stdout.write(`${text}\n`);
   if (options.faults) {
-    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS].map(({ name, role, breaks, description }) => ({ kind: 'fault', name, role, breaks, description }));
+    const pageFaults = PAGE_FAULTS.map((f) => ({ ...f, description: `page ${f.page}: ${f.description}` }));
+    const faults = [...OPERATOR_FAULTS.map((f) => ({ ...f, role: 'operator' })), ...PARTICIPANT_FAULTS, ...pageFaults].map(({ name, role, breaks, description }) => ({ kind: 'fault', name, role, breaks, description }));
     const variants = OPERATOR_VARIANTS.map(({ name, description }) => ({ kind: 'variant', name, role: 'operator', breaks: [] as string[], description }));
     const entries = [...faults, ...variants];
     if (options.json) return print(JSON.stringify(entries, null, 2));
@@ -141,7 +146,7 @@ const collectTargets = (value: string, previous: string[] | undefined) => [...(p
  */
 async function calibrateCommand(options: { fault: string[]; variant: string[]; check: string[]; conformantRuns: string; seed: string; runs: string }): Promise<number> {
   const names = [...options.fault, ...options.variant];
-  const unknown = names.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f) && !findOperatorVariant(f));
+  const unknown = names.filter((f) => !findOperatorFault(f) && !PARTICIPANT_FAULTS.some((p) => p.name === f) && !findPageFault(f) && !findOperatorVariant(f));
   if (unknown.length > 0) throw new UsageError(`--fault: unknown fault or variant ${unknown.join(', ')} (see: uid2-conformance list --faults)`);
   const selected = <T extends { id: string }>(checks: readonly T[]) => checks.filter((c) => options.check.length === 0 || options.check.some((p) => c.id.startsWith(p)));
   const operatorChecks = selected(OPERATOR_CHECKS);
@@ -151,9 +156,11 @@ async function calibrateCommand(options: { fault: string[]; variant: string[]; c
   const operatorFaults = names.filter((f) => findOperatorFault(f)) as OperatorFaultName[];
   const variants = names.filter((f) => findOperatorVariant(f)) as OperatorVariantName[];
   const participantFaults = PARTICIPANT_FAULTS.filter((p) => names.includes(p.name));
+  const pageFaults = PAGE_FAULTS.filter((p) => names.includes(p.name));
+  const pageChecks = participantChecks.filter((c) => findRule(c.rule)?.role === 'publisher');
   const unseen = [
     ...operatorFaults.filter((f) => expectedFailures(findOperatorFault(f)!.breaks, operatorChecks).length === 0),
-    ...participantFaults.filter((p) => expectedFailures(p.breaks, participantChecks).length === 0).map((p) => p.name),
+    ...[...participantFaults, ...pageFaults].filter((p) => expectedFailures(p.breaks, participantChecks).length === 0).map((p) => p.name),
   ];
   if (unseen.length > 0) throw new UsageError(`--check: no selected check judges a rule that fault ${unseen.join(', ')} breaks`);
   const conformantRuns = picked ? 0 : Number(options.conformantRuns);
@@ -179,6 +186,13 @@ async function calibrateCommand(options: { fault: string[]; variant: string[]; c
   }
   if (participantChecks.length > 0 && (!picked || participantFaults.length > 0)) {
     rows.push(...(await calibrateParticipants({ checks: participantChecks, faults: picked ? participantFaults : undefined, conformantRuns, seed: Number(options.seed), runs: Number(options.runs), onRow: print })));
+  }
+  // The reference pages through the browser: conformant, and with each page fault.
+  if (pageChecks.length > 0 && (!picked || pageFaults.length > 0)) {
+    const pages = await calibratePages({ checks: pageChecks, faults: picked ? pageFaults : undefined, conformant: !picked, seed: Number(options.seed), runs: Number(options.runs), onRow: print }).catch((e: unknown) => {
+      throw e instanceof PagesUnavailableError ? new UsageError(`the page faults need the reference pages: ${e.message}`) : e;
+    });
+    rows.push(...pages);
   }
   const missed = rows.filter((r) => !r.ok).length;
   process.stdout.write(`${rows.length - missed} of ${rows.length} calibration runs as expected\n`);
@@ -218,6 +232,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--baseline <file>', 'known failures accepted until a date, JSON or YAML (schemas/baseline.schema.json)').env('UID2_BASELINE'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
+    .addOption(new Option('--pages', 'the embedded default also drives the reference publisher pages in Chromium (minutes)').env('UID2_PAGES'))
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
     .addOption(new Option('--sign-key <file>', 'Ed25519 private key (PEM): also write manifest.sig, a signature of manifest.json').env('UID2_SIGN_KEY'))
     .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')
@@ -331,6 +346,19 @@ export function buildProgram(): Command {
     .option('--instances <n>', 'a fleet: this many instances behind the port, a request each in turn, sharing opt-outs and token keys', '1')
     .option('--sync-interval <duration>', 'each instance syncs its own snapshot of the opt-outs this often, phases staggered (UID2-SPEC §1.4; default: live)')
     .action(serveOperator);
+
+  program
+    .command('serve-pages')
+    .description("serve the kit's reference publisher pages (Prebid.js and the UID2/EUID SDK) for a page run; prints each page URL with its journey file")
+    .option('--listen <host:port>', 'where to listen', '127.0.0.1:0')
+    .addOption(new Option('--operator <url>', "the kit's operator the pages' server generates through (the run's --operator-listen)").env('UID2_OPERATOR'))
+    .addOption(new Option('--api-key <key>', 'the API key that operator accepts').env('UID2_API_KEY'))
+    .addOption(new Option('--client-secret <secret>', 'its client secret').env('UID2_CLIENT_SECRET'))
+    .addOption(new Option('--cstg-public-key <key>', "the operator's CSTG public key (without it the CSTG pages are not served)").env('UID2_CSTG_PUBLIC_KEY'))
+    .addOption(new Option('--cstg-subscription-id <id>', 'its CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
+    .option('--operator-base <url>', "the UID2 host the pages' JavaScript calls (the page driver routes it to the kit)", DEFAULT_OPERATOR_BASE)
+    .option('--fault <name>', 'run one named page fault (see list --faults)')
+    .action(servePages);
 
   program
     .command('list')

@@ -25,6 +25,7 @@ import { startPageDriver } from './page/page-driver.ts';
 import { DEFAULT_OPERATOR_HOSTS, operatorHostsOf } from './page/routing.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
 import { REFERENCE_ROLES } from './participants/reference.ts';
+import { runEmbeddedPages } from './page/reference/session.ts';
 import { PARTICIPANT_ROLES, type ParticipantRole } from './participants/role.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import { writeReports } from '../reports/index.ts';
@@ -67,6 +68,8 @@ export interface RunOptions extends TargetCredentials {
   out: string;
   /** Ed25519 private key file (PEM) that signs manifest.json. */
   signKey?: string;
+  /** --pages: the embedded default also drives the reference publisher pages in Chromium (off by default: minutes). */
+  pages?: boolean;
 }
 
 /** Defaults of the run options (the CLI shows them; the bench runs with them). */
@@ -453,6 +456,19 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       entry.roles = outcome.roles;
       entry.results = outcome.results;
       if (page) extras.browser = page.driver.stats;
+    }
+    // The embedded default also drives the reference publisher pages in Chromium (harness/page/reference/).
+    if (plan.embedded && options.pages === true && (plan.participants === 'all-played' || plan.participants.includes('publisher'))) {
+      const pageChecks = (overrides.participantChecks ?? PARTICIPANT_CHECKS).filter((c) => findRule(c.rule)?.role === 'publisher');
+      const entry: SessionEntry = { checks: pageChecks, roles: ['publisher'] };
+      sessions.push(entry);
+      const pages = await runEmbeddedPages(
+        { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber, chromium: options.chromium },
+        say,
+      );
+      entry.results = pages.results;
+      targets.push('embedded:reference-pages');
+      extras.browser = pages.browser;
     }
   } catch (e) {
     if (stop?.signal.aborted) {

@@ -39,7 +39,7 @@ export interface CheckResult {
   counterexample?: { seed: number; path: string; value: string };
   /** A failure or warning the run's baseline accepts (status `skipped`): its entry, and what the check found. */
   baseline?: AcceptedBy;
-  /** The target's name, in a run of several targets (a fleet run or a merged report). */
+  /** The target's name, in a run of several targets (a fleet run, a merged report; a reference page: `page:<name>`). */
   target?: string;
   /** A failed check of the page driver: a screenshot of each of its users' pages. */
   screenshots?: Screenshot[];

@@ -4,7 +4,7 @@
 // a login of a globally opted-out user — where the parameter matters most — an ad request or a tick). CSTG has
 // no such parameter and is not judged. What implementations get wrong: one code path (phone, hashed input, the
 // re-login path) that builds the request without it, or sends it as a string or boolean.
-import { fail, undecided, type Check } from '../../harness/engine/check.ts';
+import { fail, notApplicable, undecided, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import { callsTo, describePlan, label, newUsers, planArbitrary, plural, Recorder, runPlan, type User } from './support.ts';
@@ -19,6 +19,17 @@ function judgeOptoutCheck(ctx: ParticipantCheckContext, users: readonly User[], 
     if (bad) fail(`${context}: a generate request for ${label(user)} carried optout_check ${JSON.stringify(bad.optoutCheck ?? null)}, not 1`);
   }
   return generates;
+}
+
+/**
+ * No generate to judge: a publisher that generated client-side only (CSTG, which has no optout_check) is not
+ * subject to the rule; one that generated nothing at all is undecided.
+ */
+function nothingToJudge(ctx: ParticipantCheckContext, users: readonly User[], sinceMs: number): never {
+  if (users.some((u) => callsTo(ctx, u, 'client-generate', sinceMs).length > 0)) {
+    notApplicable('the publisher generates client-side only (CSTG, which has no optout_check parameter): no server-side generate request to judge');
+  }
+  undecided('the publisher sent no generate request for any login: nothing to judge (PUB-SITE-NOT-RELAYED covers a publisher that never generates)');
 }
 
 export const optoutCheckChecks: Check<ParticipantCheckContext>[] = [
@@ -39,7 +50,7 @@ export const optoutCheckChecks: Check<ParticipantCheckContext>[] = [
       await rec.tick();
       for (const user of users) await rec.ad(user);
       const generates = judgeOptoutCheck(ctx, [...users, ...out], since, 'logins of every kind');
-      if (generates === 0) undecided('the publisher sent no generate request for any login: nothing to judge (PUB-SITE-NOT-RELAYED covers a publisher that never generates)');
+      if (generates === 0) nothingToJudge(ctx, [...users, ...out], since);
       return `${plural(generates, 'generate request')} for logins by email, gmail, dotted email and phone, in two spellings, two of them globally opted out: each with optout_check 1`;
     },
   },
@@ -51,18 +62,21 @@ export const optoutCheckChecks: Check<ParticipantCheckContext>[] = [
     title: 'every generate request in generated sequences of logins (any kind, any spelling), ad requests, ticks and global opt-outs carries optout_check 1',
     async run(ctx) {
       let generates = 0;
+      const judged: User[] = [];
+      const since = Date.now();
       const message = await checkProperty(
         ctx,
         this.id,
         planArbitrary({ site: false, global: true, maxSteps: 10 }),
         async (plan) => {
           const { users, started } = await runPlan(ctx, plan);
+          judged.push(...users);
           generates += judgeOptoutCheck(ctx, users, started, 'in the generated sequence');
         },
         describePlan,
         { runs: Math.min(ctx.settings.runs, 10) },
       );
-      if (generates === 0) undecided('the publisher sent no generate request for any login: nothing to judge (PUB-SITE-NOT-RELAYED covers a publisher that never generates)');
+      if (generates === 0) nothingToJudge(ctx, judged, since);
       return `${message}; ${plural(generates, 'generate request')}, each with optout_check 1`;
     },
   },

@@ -15,7 +15,7 @@
 // concern. Judged from the call log and the driver's answers; users whose generate never answered optout are
 // not judged (a publisher that reuses a session at re-login never asks), and a check with no such user ends
 // `undecided`.
-import { fail, undecided, type Check } from '../../harness/engine/check.ts';
+import { fail, notApplicable, undecided, type Check } from '../../harness/engine/check.ts';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import { checkProperty } from '../../harness/engine/property.ts';
 import {
@@ -115,7 +115,9 @@ export const optoutResponseChecks: Check<ParticipantCheckContext>[] = [
       for (const user of users) await rec.ad(user, user.kind === 'gmail' ? 1 : 0);
       const judged = judgeOptoutResponse(ctx, users, rec, since, 'logged in before the opt-out');
       if (judged.length === 0) {
-        undecided(`the publisher did not ask generate again when ${listUsers(users)} logged in after their global opt-out (it reused the session): no optout answer to generate to judge here (PUB-REFRESH-OPTOUT covers the session's refresh)`);
+        // A publisher that keeps the session at a new login (the UID2 SDK does while its identity is live) never
+        // asks generate here: this case does not arise for it.
+        notApplicable(`the publisher did not ask generate again when ${listUsers(users)} logged in after their global opt-out (it reused the session): no optout answer to generate to judge here (PUB-REFRESH-OPTOUT covers the session's refresh)`);
       }
       if (early === 0) ctx.note("no ad request came before the old session's refresh_from (the driver was slow): the case of a kept session was not exercised");
       return `${listUsers(judged)}: no token from the moment generate answered optout (${early} ad request${early === 1 ? '' : 's'} before the old session came due for refresh), no generate retried within a login`;

@@ -1,0 +1,81 @@
+// npm run bench, part 3: a page run of the whole publisher suite through the CLI, as a user runs it
+// (`run --role publisher --page URL --journey FILE`, the kit's operator at --operator-listen), against the
+// reference page prebid-server (Prebid.js uid2IdSystem fed by its server's generate). Prints the wall time
+// (goal <= 60 s) and the peak RSS of the run's whole process tree, Chromium included (the sum of VmRSS over
+// the tree, sampled every 250 ms; goal <= 700 MB). Shared pages are counted once per process, so the sum is
+// an upper bound; the PSS sum beside it shares them out.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { ensureBundles } from '../harness/page/reference/files.ts';
+import { startReferencePages } from '../harness/page/reference/server.ts';
+import { PAGE_RUNS } from '../harness/page/reference/session.ts';
+
+/** A free port on 127.0.0.1 for the run's operator (the page's server must know it before the run starts). */
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+/** The RSS and PSS (kB) of a process and all its descendants, from /proc (PSS shares shared pages out fairly). */
+function treeMemoryKb(root: number): { rss: number; pss: number } {
+  const children = new Map<number, number[]>();
+  const rss = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const status = readFileSync(`/proc/${entry}/status`, 'utf8');
+      const ppid = Number(/^PPid:\s+(\d+)/m.exec(status)?.[1]);
+      rss.set(Number(entry), Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? 0));
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // the process ended while we read it
+    }
+  }
+  const total = { rss: 0, pss: 0 };
+  const stack = [root];
+  while (stack.length > 0) {
+    const pid = stack.pop()!;
+    total.rss += rss.get(pid) ?? 0;
+    try {
+      total.pss += Number(/^Pss:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // ended meanwhile
+    }
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return total;
+}
+
+ensureBundles();
+const port = await freePort();
+const apiKey = `bench-${randomBytes(8).toString('hex')}`;
+const clientSecret = randomBytes(32).toString('base64');
+const pages = await startReferencePages({ operator: { url: `http://127.0.0.1:${port}`, apiKey, clientSecret, cstgPublicKey: '', cstgSubscriptionId: '' }, pages: ['prebid-server'] });
+const page = pages.pages[0]!;
+const out = `/tmp/uid2-conformance-bench-pages-${process.pid}`;
+const bin = fileURLToPath(new URL('../bin/uid2-conformance.mjs', import.meta.url));
+const args = [bin, 'run', '--role', 'publisher', '--page', page.url, '--journey', page.journey, '--operator-listen', `127.0.0.1:${port}`, '--runs', String(PAGE_RUNS), '--out', out];
+const started = performance.now();
+const peak = { rss: 0, pss: 0 };
+const code = await new Promise<number>((resolve) => {
+  const child = execFile(process.execPath, args, { env: { ...process.env, UID2_API_KEY: apiKey, UID2_CLIENT_SECRET: clientSecret }, maxBuffer: 64 << 20 }, (error) => resolve(error ? Number(error.code ?? 1) : 0));
+  const sampler = setInterval(() => {
+    const now = treeMemoryKb(child.pid!);
+    peak.rss = Math.max(peak.rss, now.rss);
+    peak.pss = Math.max(peak.pss, now.pss);
+  }, 250);
+  child.once('exit', () => clearInterval(sampler));
+});
+const wallMs = performance.now() - started;
+await pages.close();
+const report = JSON.parse(readFileSync(`${out}/report.json`, 'utf8')) as { summary: Record<string, number>; browser?: { refused_requests: number; operator_requests: number } };
+console.log(`page run bench: the publisher suite through Chromium on the reference page ${page.name} (--runs ${PAGE_RUNS}), through the CLI`);
+console.log(`  wall ${(wallMs / 1000).toFixed(1)} s (goal <= 60 s)   peak RSS of the process tree, Chromium included ${(peak.rss / 1024).toFixed(0)} MB (goal <= 700 MB; PSS ${(peak.pss / 1024).toFixed(0)} MB)   exit ${code}`);
+console.log(`  ${Object.entries(report.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}; ${report.browser?.operator_requests ?? 0} operator requests routed, ${report.browser?.refused_requests ?? 0} refused`);

@@ -1,0 +1,78 @@
+// The reference pages in Chromium (Debian's, through playwright-core): each page's real library (Prebid.js
+// uid2IdSystem or the EUID SDK) gets a token of the kit's operator at login through the page's own flow, and
+// a page view after refresh_from serves a refreshed one. Every request the browser makes goes to 127.0.0.1
+// (the pages' JavaScript is given the kit's operator URL here; the page driver routes the documented host).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Journey } from '../../harness/page/journey.ts';
+import { LIFETIMES, startPagesWithOperator } from './reference-fixture.ts';
+
+const CHROMIUM = process.env.UID2_CHROMIUM ?? '/usr/bin/chromium';
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let running: Awaited<ReturnType<typeof startPagesWithOperator>>;
+let browser: Browser;
+/** Hosts of requests that were not for 127.0.0.1 (refused). */
+const refused: string[] = [];
+
+beforeAll(async () => {
+  running = await startPagesWithOperator();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ARGS });
+}, 60_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await running?.close();
+});
+
+async function openPage(url: string): Promise<Page> {
+  const context = await browser.newContext();
+  await context.route('**/*', (route) => {
+    const host = new URL(route.request().url()).hostname;
+    if (host === '127.0.0.1') return route.continue();
+    refused.push(host);
+    return route.abort();
+  });
+  const page = await context.newPage();
+  await page.goto(url);
+  return page;
+}
+
+/** The token the page would put in its ad request now, read as the page driver's observers do. */
+const observe = (page: Page, journey: Journey): Promise<string | null> =>
+  journey.observer === 'prebid'
+    ? page.evaluate(() => (window as unknown as { pbjs: { getUserIdsAsEids(): Array<{ source: string; uids: Array<{ id: string }> }> } }).pbjs.getUserIdsAsEids().find((e) => e.source === 'uidapi.com')?.uids[0]?.id ?? null)
+    : page.evaluate(() => (window as unknown as { __euid: { getAdvertisingToken(): string | undefined } }).__euid.getAdvertisingToken() ?? null);
+
+describe.skipIf(!existsSync(CHROMIUM))('the reference pages in Chromium', { timeout: 30_000 }, () => {
+  for (const name of ['prebid-server', 'prebid-cstg', 'sdk-server', 'sdk-cstg'] as const) {
+    it(`${name}: a login gets the kit's token through the page's library, and a view after refresh_from serves a refreshed one`, async () => {
+      const served = running.pages.pages.find((p) => p.name === name)!;
+      const journey = ((await import(served.journey)) as { default: Journey }).default;
+      const page = await openPage(served.url);
+      const email = `page-${randomUUID()}@example.com`;
+      const since = Date.now();
+
+      await journey.login(page, { email });
+      const token = await observe(page, journey);
+      expect(token).toEqual(expect.any(String));
+      expect(running.op.operator.tokens.decodeAdvertising(token!).ok).toBe(true);
+      const generates = running.op.operator.calls.list(since).filter((c) => c.endpoint === (name.endsWith('cstg') ? 'client-generate' : 'generate'));
+      expect(generates.map((c) => c.status)).toEqual(['success']);
+
+      await new Promise((resolve) => setTimeout(resolve, LIFETIMES.refreshAfterMs + 100));
+      await journey.adRequest!(page);
+      const refreshed = await observe(page, journey);
+      expect(refreshed).toEqual(expect.any(String));
+      expect(refreshed).not.toBe(token);
+      expect(running.op.operator.calls.list(since).filter((c) => c.endpoint === 'refresh').map((c) => c.status)).toContain('success');
+      await page.context().close();
+    });
+  }
+
+  it('no request of the browser went anywhere but 127.0.0.1', () => {
+    expect(refused).toEqual([]);
+  });
+});
