@@ -1,8 +1,10 @@
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
+    // Minutes per page in Chromium: npm run test:pages (vitest.pages.config.ts) until a page run meets its goal.
+    exclude: [...configDefaults.exclude, 'test/page/reference-calibration.test.ts'],
     globalSetup: ['test/build.global-setup.ts'],
     environment: 'node',
     // Generous: many tests run the binary or a whole suite, and CI machines have 2 cores shared by two test
