@@ -5,7 +5,11 @@
 // the run, an entry whose checks all pass now is stale (a warning; a failure under --strict).
 import { readFileSync } from 'node:fs';
 import { extname } from 'node:path';
-import { LineCounter, parseDocument, isMap, type Document } from 'yaml';
+import type { Document, LineCounter } from 'yaml';
+import { lazy } from '../lazy.ts';
+
+// yaml loads only when a run has a --baseline.
+const yaml = lazy<typeof import('yaml')>('yaml');
 import { UsageError } from '../config.ts';
 import { findRule, RETIRED_RULES } from '../rules.ts';
 import type { CheckResult, Outcome } from './result.ts';
@@ -168,8 +172,8 @@ export function loadBaseline(file: string, checks: ReadonlyArray<{ id: string; r
   } catch (e) {
     throw problem('', `cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
+  const lines = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lines });
   let data: unknown;
   if (extname(file).toLowerCase() === '.json') {
     try {
@@ -221,7 +225,7 @@ function lineColumn(text: string, offset: number): string {
 function placeIn(doc: Document, lines: LineCounter): (index: number, field?: string) => string {
   return (index, field) => {
     const entry = doc.errors.length === 0 ? doc.getIn([index], true) : undefined;
-    const pair = field !== undefined && isMap(entry) ? entry.items.find((p) => (p.key as { value?: unknown } | null)?.value === field) : undefined;
+    const pair = field !== undefined && yaml().isMap(entry) ? entry.items.find((p) => (p.key as { value?: unknown } | null)?.value === field) : undefined;
     const offset = (pair?.key as { range?: [number, number, number] } | undefined)?.range?.[0] ?? (entry as { range?: [number, number, number] } | undefined)?.range?.[0];
     if (offset === undefined) return '';
     const { line, col } = lines.linePos(offset);

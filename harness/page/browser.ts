@@ -2,7 +2,11 @@
 // the flags of ../shared/TOOLCHAIN.md. Playwright gives every launch a fresh temporary profile (its own
 // --user-data-dir, removed on close; it refuses the flag itself), so no run sees another's storage.
 import { accessSync, constants } from 'node:fs';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { lazy } from '../lazy.ts';
+
+// playwright-core loads only when a page run launches a browser (list and operator runs start without it).
+const playwright = lazy<typeof import('playwright-core')>('playwright-core');
 import { UsageError } from '../config.ts';
 
 export const DEFAULT_CHROMIUM = '/usr/bin/chromium';
@@ -29,7 +33,7 @@ export async function launchChromium(executablePath = DEFAULT_CHROMIUM, pageHost
     throw new UsageError(`--chromium: no browser at ${executablePath}: install Debian's chromium (apt-get install -y chromium) or give its path with --chromium PATH (or UID2_CHROMIUM)`);
   }
   try {
-    return await chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, hostResolverRules(pageHosts)] });
+    return await playwright().chromium.launch({ executablePath, headless: true, args: [...CHROMIUM_ARGS, hostResolverRules(pageHosts)] });
   } catch (e) {
     const reason = ((e as Error).message ?? String(e)).split('\n')[0]!.replace(/^browserType\.launch: /, '');
     throw new UsageError(`--chromium: ${executablePath} did not start (${reason})`);
