@@ -7,11 +7,11 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { ensureBundles } from '../harness/page/reference/files.ts';
 import { startReferencePages } from '../harness/page/reference/server.ts';
-import { PAGE_RUNS } from '../harness/page/reference/session.ts';
 
 /** A free port on 127.0.0.1 for the run's operator (the page's server must know it before the run starts). */
 function freePort(): Promise<number> {
@@ -61,7 +61,13 @@ const pages = await startReferencePages({ operator: { url: `http://127.0.0.1:${p
 const page = pages.pages[0]!;
 const out = `/tmp/uid2-conformance-bench-pages-${process.pid}`;
 const bin = fileURLToPath(new URL('../bin/uid2-conformance.mjs', import.meta.url));
-const args = [bin, 'run', '--role', 'publisher', '--page', page.url, '--journey', page.journey, '--operator-listen', `127.0.0.1:${port}`, '--runs', String(PAGE_RUNS), '--out', out];
+const args = [bin, 'run', '--role', 'publisher', '--page', page.url, '--journey', page.journey, '--operator-listen', `127.0.0.1:${port}`, ...(process.env.XRUNS ? ['--runs', process.env.XRUNS] : []), ...(process.env.XCONC ? ['--concurrency', process.env.XCONC] : []), '--out', out];
+/** CPU seconds (user + system) of this process's reaped children: the run's whole tree once it exited. */
+const childCpuSeconds = (): number => {
+  const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[13]) + Number(fields[14])) / 100;
+};
+const cpuBefore = childCpuSeconds();
 const started = performance.now();
 const peak = { rss: 0, pss: 0 };
 const code = await new Promise<number>((resolve) => {
@@ -74,8 +80,10 @@ const code = await new Promise<number>((resolve) => {
   child.once('exit', () => clearInterval(sampler));
 });
 const wallMs = performance.now() - started;
+const cpuSeconds = childCpuSeconds() - cpuBefore;
 await pages.close();
-const report = JSON.parse(readFileSync(`${out}/report.json`, 'utf8')) as { summary: Record<string, number>; browser?: { refused_requests: number; operator_requests: number } };
-console.log(`page run bench: the publisher suite through Chromium on the reference page ${page.name} (--runs ${PAGE_RUNS}), through the CLI`);
+const report = JSON.parse(readFileSync(`${out}/report.json`, 'utf8')) as { summary: Record<string, number>; browser?: { refused_requests: number; operator_requests: number; contexts_opened?: number; page_loads?: number } };
+console.log(`page run bench: the publisher suite through Chromium on the reference page ${page.name} (a page run's defaults), through the CLI`);
 console.log(`  wall ${(wallMs / 1000).toFixed(1)} s (goal <= 60 s)   peak RSS of the process tree, Chromium included ${(peak.rss / 1024).toFixed(0)} MB (goal <= 700 MB; PSS ${(peak.pss / 1024).toFixed(0)} MB)   exit ${code}`);
-console.log(`  ${Object.entries(report.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}; ${report.browser?.operator_requests ?? 0} operator requests routed, ${report.browser?.refused_requests ?? 0} refused`);
+console.log(`  CPU ${cpuSeconds.toFixed(1)} s over the whole tree: on ${availableParallelism()} cores no less than ${(cpuSeconds / availableParallelism()).toFixed(1)} s of wall for this work`);
+console.log(`  ${Object.entries(report.summary).filter(([, n]) => n > 0).map(([s, n]) => `${n} ${s}`).join(', ')}; ${report.browser?.operator_requests ?? 0} operator requests routed, ${report.browser?.refused_requests ?? 0} refused; ${report.browser?.contexts_opened ?? 0} browser contexts opened, ${report.browser?.page_loads ?? 0} page loads`);

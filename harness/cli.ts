@@ -10,7 +10,7 @@ import { findOperatorVariant, OPERATOR_VARIANTS, type OperatorVariantName } from
 import { findRule, RULES } from './rules.ts';
 import { kitFile } from './paths.ts';
 import { validateWith } from './engine/schemas.ts';
-import { positiveInteger, RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
+import { PAGE_RUN_DEFAULTS, positiveInteger, RUN_DEFAULTS, runCommand, type RunOptions } from './run.ts';
 import { calibrate, calibrateParticipants, expectedFailures } from './calibrate.ts';
 import { mergeCommand } from './merge.ts';
 import { PARTICIPANT_FAULTS } from './participants/reference.ts';
@@ -226,13 +226,14 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--watch <duration>', 'how long a held opt-out is watched for a regression (default: 2s, at most the propagation timeout)'))
     .addOption(new Option('--timeout <duration>', 'per-request timeout').default(RUN_DEFAULTS.timeout))
     .addOption(new Option('--deadline <duration>', 'whole-run deadline: no check starts after it').default(RUN_DEFAULTS.deadline))
-    .addOption(new Option('--concurrency <n>', 'checks running at once').default(RUN_DEFAULTS.concurrency))
-    .addOption(new Option('--runs <n>', 'generated cases per property').default(RUN_DEFAULTS.runs))
+    .addOption(new Option('--concurrency <n>', `checks running at once (default ${RUN_DEFAULTS.concurrency}; a page run ${PAGE_RUN_DEFAULTS.concurrency})`))
+    .addOption(new Option('--runs <n>', `generated cases per property (default ${RUN_DEFAULTS.runs}; a page run ${PAGE_RUN_DEFAULTS.runs})`))
     .addOption(new Option('--allow-production', 'allow a production operator host (test identities only)'))
     .addOption(new Option('--strict', 'SHOULD rules fail the run too'))
     .addOption(new Option('--baseline <file>', 'known failures accepted until a date, JSON or YAML (schemas/baseline.schema.json)').env('UID2_BASELINE'))
     .addOption(new Option('--seed <n>', 'property-based seed'))
-    .addOption(new Option('--pages', 'the embedded default also drives the reference publisher pages in Chromium (minutes)').env('UID2_PAGES'))
+    .addOption(new Option('--pages', 'the embedded default must drive the reference publisher pages in Chromium (it does by default when Chromium is here)').env('UID2_PAGES'))
+    .addOption(new Option('--no-pages', 'the embedded default leaves the reference publisher pages out').env('UID2_NO_PAGES'))
     .addOption(new Option('--out <dir>', 'report directory').env('UID2_OUT').default(RUN_DEFAULTS.out))
     .addOption(new Option('--sign-key <file>', 'Ed25519 private key (PEM): also write manifest.sig, a signature of manifest.json').env('UID2_SIGN_KEY'))
     .option('--config <file>', 'a JSON file with these options by their long names (schemas/config.schema.json)')

@@ -21,11 +21,12 @@ import { Scrubber } from './engine/scrub.ts';
 import { DriverUnavailableError, runParticipantSession, type ParticipantCheckContext, type ParticipantSettings } from './engine/participant-session.ts';
 import { Webhook } from './engine/webhook.ts';
 import { quoteTarget } from './engine/scrub.ts';
-import { startPageDriver } from './page/page-driver.ts';
+import { PAGE_RUN_DEFAULTS, startPageDriver } from './page/page-driver.ts';
+export { PAGE_RUN_DEFAULTS };
 import { DEFAULT_OPERATOR_HOSTS, operatorHostsOf } from './page/routing.ts';
 import { startReferenceParticipants } from './participants/driver-server.ts';
 import { REFERENCE_ROLES } from './participants/reference.ts';
-import { runEmbeddedPages } from './page/reference/session.ts';
+import { PagesUnavailableError, runEmbeddedPages } from './page/reference/session.ts';
 import { PARTICIPANT_ROLES, type ParticipantRole } from './participants/role.ts';
 import { PARTICIPANT_CHECKS } from '../suites/participants.ts';
 import { writeReports } from '../reports/index.ts';
@@ -58,17 +59,23 @@ export interface RunOptions extends TargetCredentials {
   watch?: string;
   timeout: string;
   deadline: string;
-  concurrency: string;
+  /** Default RUN_DEFAULTS.concurrency; a page run (--page) PAGE_RUN_DEFAULTS.concurrency. */
+  concurrency?: string;
   allowProduction?: boolean;
   strict?: boolean;
   /** Known failures accepted until a date (JSON or YAML, schemas/baseline.schema.json). */
   baseline?: string;
   seed?: string;
-  runs: string;
+  /** Default RUN_DEFAULTS.runs; a page run (--page) PAGE_RUN_DEFAULTS.runs. */
+  runs?: string;
   out: string;
   /** Ed25519 private key file (PEM) that signs manifest.json. */
   signKey?: string;
-  /** --pages: the embedded default also drives the reference publisher pages in Chromium (off by default: minutes). */
+  /**
+   * The embedded default's reference publisher pages in Chromium: by default run when Chromium and the browser
+   * bundles are here (otherwise a phase line says what is missing); --pages requires them (exit 2 without);
+   * --no-pages leaves them out.
+   */
   pages?: boolean;
 }
 
@@ -97,8 +104,9 @@ export interface SessionSettings {
 }
 
 /** The session settings a set of run options means; with no argument, the defaults. */
-export function sessionSettings(options: Pick<RunOptions, 'target' | 'targets' | 'propagationTimeout' | 'settle' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
+export function sessionSettings(options: Pick<RunOptions, 'target' | 'targets' | 'page' | 'propagationTimeout' | 'settle' | 'watch' | 'runs' | 'seed' | 'timeout' | 'concurrency'> = RUN_DEFAULTS): SessionSettings {
   const target = hasTarget(options);
+  const page = options.page !== undefined;
   const propagationTimeoutMs = parseDuration(options.propagationTimeout ?? (target ? RUN_DEFAULTS.targetPropagationTimeout : RUN_DEFAULTS.propagationTimeout), '--propagation-timeout');
   const settings: CheckSettings = {
     propagationTimeoutMs,
@@ -106,7 +114,7 @@ export function sessionSettings(options: Pick<RunOptions, 'target' | 'targets' |
     watchMs: options.watch ? parseDuration(options.watch, '--watch') : Math.min(2000, propagationTimeoutMs),
     // Polls ~100 times within the bound: a short bound is watched closely, a long one without flooding.
     pollIntervalMs: Math.min(2000, Math.max(50, Math.round(propagationTimeoutMs / 100))),
-    runs: positiveInteger(options.runs, '--runs'),
+    runs: positiveInteger(options.runs ?? String(page ? PAGE_RUN_DEFAULTS.runs : RUN_DEFAULTS.runs), '--runs'),
     seed: options.seed === undefined ? randomInt(2 ** 31) : Number(options.seed),
   };
   if (!Number.isInteger(settings.seed)) throw new UsageError(`--seed: "${options.seed}" is not an integer`);
@@ -114,7 +122,7 @@ export function sessionSettings(options: Pick<RunOptions, 'target' | 'targets' |
     settings,
     requestTimeoutMs: parseDuration(options.timeout, '--timeout'),
     checkTimeoutMs: propagationTimeoutMs + settings.watchMs * 2 + 60_000,
-    concurrency: positiveInteger(options.concurrency, '--concurrency'),
+    concurrency: positiveInteger(options.concurrency ?? String(page ? PAGE_RUN_DEFAULTS.concurrency : RUN_DEFAULTS.concurrency), '--concurrency'),
   };
 }
 
@@ -458,17 +466,25 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       if (page) extras.browser = page.driver.stats;
     }
     // The embedded default also drives the reference publisher pages in Chromium (harness/page/reference/).
-    if (plan.embedded && options.pages === true && (plan.participants === 'all-played' || plan.participants.includes('publisher'))) {
+    if (plan.embedded && options.pages !== false && (plan.participants === 'all-played' || plan.participants.includes('publisher'))) {
       const pageChecks = (overrides.participantChecks ?? PARTICIPANT_CHECKS).filter((c) => findRule(c.rule)?.role === 'publisher');
       const entry: SessionEntry = { checks: pageChecks, roles: ['publisher'] };
       sessions.push(entry);
       const pages = await runEmbeddedPages(
         { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber, chromium: options.chromium },
         say,
-      );
-      entry.results = pages.results;
-      targets.push('embedded:reference-pages');
-      extras.browser = pages.browser;
+      ).catch((e: unknown) => {
+        if (!(e instanceof PagesUnavailableError)) throw e;
+        if (options.pages === true) throw new UsageError(`--pages: the reference pages cannot run here: ${e.message}`);
+        say(`reference publisher pages not run: ${e.message} (--no-pages leaves them out without this line)`);
+        sessions.splice(sessions.indexOf(entry), 1);
+        return undefined;
+      });
+      if (pages) {
+        entry.results = pages.results;
+        targets.push('embedded:reference-pages');
+        extras.browser = pages.browser;
+      }
     }
   } catch (e) {
     if (stop?.signal.aborted) {

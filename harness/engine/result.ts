@@ -117,6 +117,9 @@ export interface BrowserStats {
   /** Requests to any other non-local host: refused (never sent), counted by host (never the URL: it may carry a token). */
   refused_requests: number;
   refused_hosts: Record<string, number>;
+  /** Browser contexts opened (a synthetic user's tab, or one reopened with its storage) and page loads: what the run cost. */
+  contexts_opened?: number;
+  page_loads?: number;
 }
 
 export function summarize(results: readonly CheckResult[]): Record<Status, number> {

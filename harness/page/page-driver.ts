@@ -43,7 +43,16 @@ export interface PageDriverOptions {
   name?: string;
 }
 
-const DEFAULTS = { timeoutMs: 15_000, quietMs: 150, settleMaxMs: 5_000, maxOpenPages: 6 };
+// maxOpenPages: each open tab is a context with its own renderer (about 75 MB PSS measured, bench/pages.ts), so
+// the budget keeps a page run within 700 MB; the least recently used tab closes first, its storage kept.
+const DEFAULTS = { timeoutMs: 15_000, quietMs: 100, settleMaxMs: 5_000, maxOpenPages: 5 };
+/**
+ * A page run's defaults where --runs and --concurrency are not given: every generated case drives real browser
+ * pages (a page load costs about 0.1 s of CPU, a new user's context 0.3 s: bench/pages.ts), and two checks at
+ * once keep two cores busy without starving either.
+ */
+export const PAGE_RUN_DEFAULTS = { runs: 2, concurrency: 2 } as const;
+
 /** Budget of one screenshot of a failed check's page. */
 const SCREENSHOT_MS = 5_000;
 
@@ -103,6 +112,8 @@ export class PageDriver implements ScopedDriver {
   /** Users whose tab is open, over every check. */
   private readonly open = new Set<UserBrowser>();
   private uses = 0;
+  /** What the run cost the browser (report.json `browser`). */
+  private readonly cost = { contexts_opened: 0, page_loads: 0 };
 
   constructor(options: PageDriverOptions) {
     this.settings = { ...DEFAULTS, now: Date.now, ...options };
@@ -118,7 +129,7 @@ export class PageDriver implements ScopedDriver {
 
   /** What the browser asked for beyond the page and the operator (report.json `browser`). */
   get stats(): BrowserStats {
-    return this.router.stats;
+    return { ...this.router.stats, refused_hosts: { ...this.router.stats.refused_hosts }, ...this.cost };
   }
 
   async roles(): Promise<ParticipantRole[]> {
@@ -168,6 +179,8 @@ export class PageDriver implements ScopedDriver {
     const activity = new Activity(context);
     await listen(context);
     const tab: Tab = { context, page: await context.newPage(), activity, opened: false };
+    this.cost.contexts_opened += 1;
+    tab.page.on('load', () => (this.cost.page_loads += 1));
     user.tab = tab;
     this.open.add(user);
     return tab;
@@ -219,7 +232,8 @@ class PageUsers implements CheckDriver {
         });
       }
       await this.step(user, tab, 'login', async () => {
-        await tab.page.goto(this.driver.settings.pageUrl);
+        // A logout that landed on the --page URL left a fresh view of it: loading it again would only cost time.
+        if (!(user.loggedIn && tab.page.url() === this.driver.settings.pageUrl)) await tab.page.goto(this.driver.settings.pageUrl);
         tab.opened = true;
         await this.journey.login(tab.page, journeyUser(identity));
         user.loggedIn = true;

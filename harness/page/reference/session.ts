@@ -12,7 +12,7 @@ import type { Scrubber } from '../../engine/scrub.ts';
 import { startOperator } from '../../operator/index.ts';
 import type { Progress } from '../../progress.ts';
 import { launchChromium } from '../browser.ts';
-import { loadJourney, PageDriver } from '../page-driver.ts';
+import { loadJourney, PAGE_RUN_DEFAULTS, PageDriver } from '../page-driver.ts';
 import { MissingBundleError, requireBundles } from './files.ts';
 import { findPage, findPageFault, PAGE_FAULTS, REFERENCE_PAGES, type PageFault, type PageName } from './pages.ts';
 import { startReferencePages } from './server.ts';
@@ -45,8 +45,6 @@ export interface PageRunOutcome {
 /** The pages cannot run here (no browser bundles, no Chromium): what is missing and what to do. */
 export class PagesUnavailableError extends Error {}
 
-/** Generated cases per property in the embedded default's page runs: each case drives real browsers (a lower --runs still applies). */
-export const PAGE_RUNS = 5;
 
 /** The target name a page's results carry. */
 export const pageTarget = (page: PageName): string => `page:${page}`;
@@ -109,7 +107,7 @@ async function runOnePage(name: PageName, browser: Browser, options: ReferencePa
         { driver, operator, roles: ['publisher'], requestTimeoutMs: options.requestTimeoutMs },
         { checks: options.checks, settings: options.settings, checkTimeoutMs: options.checkTimeoutMs, concurrency: options.concurrency, deadlineMs: options.deadlineMs, signal: options.signal, progress: options.progress, onResult, scrubber },
       );
-      return { page: name, results: results.map((r) => ({ ...r, target: pageTarget(name) })), browser: { ...driver.stats, refused_hosts: { ...driver.stats.refused_hosts } }, wallMs: performance.now() - started };
+      return { page: name, results: results.map((r) => ({ ...r, target: pageTarget(name) })), browser: driver.stats, wallMs: performance.now() - started };
     } finally {
       await driver.close();
     }
@@ -127,6 +125,8 @@ export function sumBrowserStats(stats: readonly BrowserStats[]): BrowserStats {
     sum.bidder_requests += s.bidder_requests;
     sum.refused_requests += s.refused_requests;
     for (const [host, n] of Object.entries(s.refused_hosts)) sum.refused_hosts[host] = (sum.refused_hosts[host] ?? 0) + n;
+    sum.contexts_opened = (sum.contexts_opened ?? 0) + (s.contexts_opened ?? 0);
+    sum.page_loads = (sum.page_loads ?? 0) + (s.page_loads ?? 0);
   }
   return sum;
 }
@@ -140,7 +140,12 @@ export function sumBrowserStats(stats: readonly BrowserStats[]): BrowserStats {
  * bundles, no Chromium) is PagesUnavailableError: the run stops with exit 2 naming what to install.
  */
 export async function runEmbeddedPages(options: ReferencePageRunOptions, say: (line: string) => void): Promise<{ results: CheckResult[]; browser: BrowserStats }> {
-  const outcomes = await runReferencePages({ ...options, settings: { ...options.settings, runs: Math.min(options.settings.runs, PAGE_RUNS) } });
+  // A page run's defaults, or less when the run asked for less (PAGE_RUN_DEFAULTS).
+  const outcomes = await runReferencePages({
+    ...options,
+    settings: { ...options.settings, runs: Math.min(options.settings.runs, PAGE_RUN_DEFAULTS.runs) },
+    concurrency: Math.min(options.concurrency, PAGE_RUN_DEFAULTS.concurrency),
+  });
   for (const o of outcomes) say(`publisher page ${o.page}: ${o.results.filter((r) => r.status === 'pass').length} of ${o.results.length} checks passed in ${(o.wallMs / 1000).toFixed(1)} s; ${o.browser.refused_requests} browser requests refused`);
   return { results: outcomes.flatMap((o) => o.results), browser: sumBrowserStats(outcomes.map((o) => o.browser)) };
 }
@@ -182,10 +187,10 @@ export async function calibratePages(options: {
   for (const { page, fault } of runs) {
     const [outcome] = await runReferencePages({
       checks: options.checks,
-      settings: { seed: options.seed ?? 1, runs: Math.min(options.runs ?? PAGE_RUNS, PAGE_RUNS), lifetimes: PAGE_LIFETIMES, pollIntervalMs: 100, actWithinMs: 3 * PAGE_LIFETIMES.refreshAfterMs + 2000 },
+      settings: { seed: options.seed ?? 1, runs: Math.min(options.runs ?? PAGE_RUN_DEFAULTS.runs, PAGE_RUN_DEFAULTS.runs), lifetimes: PAGE_LIFETIMES, pollIntervalMs: 100, actWithinMs: 3 * PAGE_LIFETIMES.refreshAfterMs + 2000 },
       requestTimeoutMs: 15_000,
       checkTimeoutMs: 300_000,
-      concurrency: 4,
+      concurrency: PAGE_RUN_DEFAULTS.concurrency,
       deadlineMs: Date.now() + 30 * 60_000,
       pages: [page],
       fault: fault?.name,
