@@ -355,7 +355,7 @@ export function buildProgram(): Command {
     .addOption(new Option('--operator <url>', "the kit's operator the pages' server generates through (the run's --operator-listen)").env('UID2_OPERATOR'))
     .addOption(new Option('--api-key <key>', 'the API key that operator accepts').env('UID2_API_KEY'))
     .addOption(new Option('--client-secret <secret>', 'its client secret').env('UID2_CLIENT_SECRET'))
-    .addOption(new Option('--cstg-public-key <key>', "the operator's CSTG public key (without it the CSTG pages are not served)").env('UID2_CSTG_PUBLIC_KEY'))
+    .addOption(new Option('--cstg-public-key <key>', "the operator's CSTG public key (default: the one the kit's operator derives from --client-secret)").env('UID2_CSTG_PUBLIC_KEY'))
     .addOption(new Option('--cstg-subscription-id <id>', 'its CSTG subscription id').env('UID2_CSTG_SUBSCRIPTION_ID'))
     .option('--operator-base <url>', "the UID2 host the pages' JavaScript calls (the page driver routes it to the kit)", DEFAULT_OPERATOR_BASE)
     .option('--fault <name>', 'run one named page fault (see list --faults)')

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { createOperatorServer } from './http.ts';
 import type { OperatorFaultName } from './faults.ts';
-import { SimulatedOperator, generateCstgKeyPair, type Caller, type CstgKeyPair, type OperatorBehaviour, type OperatorConfig, type Role } from './operator.ts';
+import { SimulatedOperator, cstgKeyPairFromSecret, type Caller, type CstgKeyPair, type OperatorBehaviour, type OperatorConfig, type Role } from './operator.ts';
 import type { IssuedIdentity, TokenLifetimes } from './tokens.ts';
 
 export const DEFAULT_SITE_ID = 123;
@@ -76,11 +76,14 @@ export async function startOperator(options: OperatorOptions = {}): Promise<Runn
     generated.add(name);
     return make();
   };
-  const cstg = options.cstg ?? generateCstgKeyPair();
+  const apiKey = pick('apiKey', options.apiKey, () => newApiKey('UID2-C-L'));
+  const clientSecret = pick('clientSecret', options.clientSecret, newSecret);
+  // Unless given, the CSTG key pair follows from the client secret: serve-pages derives the same public key.
+  const cstg = options.cstg ?? cstgKeyPairFromSecret(clientSecret);
   if (!options.cstg) generated.add('cstgPublicKey').add('cstgSubscriptionId');
   const credentials: OperatorCredentials = {
-    apiKey: pick('apiKey', options.apiKey, () => newApiKey('UID2-C-L')),
-    clientSecret: pick('clientSecret', options.clientSecret, newSecret),
+    apiKey,
+    clientSecret,
     optoutApiKey: pick('optoutApiKey', options.optoutApiKey, () => newApiKey('UID2-O-L')),
     optoutClientSecret: pick('optoutClientSecret', options.optoutClientSecret, newSecret),
     cstgPublicKey: cstg.publicKey,

@@ -1,6 +1,6 @@
 // The simulated operator's endpoint logic (UID2-SPEC §1, §4, §5), free of HTTP plumbing (see http.ts).
 // It is an implementation, written apart from the checks' oracle: the suites judge it, never reuse it.
-import { createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
+import { createECDH, createPrivateKey, createPublicKey, diffieHellman, generateKeyPairSync, hkdfSync, randomBytes, type KeyObject } from 'node:crypto';
 import { PRIVACY_BITS_CSTG, PRIVACY_BITS_SERVER } from '../wire/advertising-token.ts';
 import { DII_FIELDS, hashDii, InvalidDiiError, normalizeEmail, personKey, sha256, type DiiField, type HashedDii } from '../wire/dii.ts';
 import { decodeBase64Strict, gcmDecrypt } from '../wire/gcm.ts';
@@ -87,6 +87,28 @@ export function cstgKeyPairFromPrivate(privateKeyBase64: string, subscriptionId:
   const privateKey = createPrivateKey({ key: Buffer.from(privateKeyBase64, 'base64'), format: 'der', type: 'pkcs8' });
   const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
   return { publicKey: `UID2-X-L-${spki.toString('base64')}`, privateKey, subscriptionId };
+}
+
+/** The order of P-256's base point: a private key is an integer in [1, n - 1]. */
+const P256_ORDER = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+
+/**
+ * The kit operator's CSTG key pair and subscription id, derived from its client secret (HKDF-SHA256, a label per
+ * value): a page server given the run's credentials (serve-pages) knows the public key without any secret
+ * being printed, and the public values reveal nothing of the secret.
+ */
+export function cstgKeyPairFromSecret(clientSecret: string): CstgKeyPair {
+  const derive = (label: string, bytes: number) => Buffer.from(hkdfSync('sha256', Buffer.from(clientSecret, 'utf8'), 'uid2-conformance', `cstg ${label}`, bytes));
+  // 48 bytes reduced mod n - 1: every scalar about equally likely (bias below 2^-128), never 0.
+  const scalar = (BigInt(`0x${derive('private key', 48).toString('hex')}`) % (P256_ORDER - 1n)) + 1n;
+  const d = Buffer.from(scalar.toString(16).padStart(64, '0'), 'hex');
+  const ecdh = createECDH('prime256v1');
+  ecdh.setPrivateKey(d);
+  const point = ecdh.getPublicKey(); // 04 ‖ x ‖ y
+  const jwk = { kty: 'EC', crv: 'P-256', d: d.toString('base64url'), x: point.subarray(1, 33).toString('base64url'), y: point.subarray(33).toString('base64url') };
+  const privateKey = createPrivateKey({ key: jwk, format: 'jwk' });
+  const spki = createPublicKey(privateKey).export({ type: 'spki', format: 'der' });
+  return { publicKey: `UID2-X-L-${spki.toString('base64')}`, privateKey, subscriptionId: `sub-${derive('subscription id', 4).toString('hex')}` };
 }
 
 type Parsed<T> = { ok: true; value: T } | { ok: false; reply: Reply };

@@ -91,8 +91,10 @@ interface UserBrowser {
   tab?: Tab;
   /** Cookies, localStorage and IndexedDB of a closed tab, restored into the next one. */
   saved?: Awaited<ReturnType<BrowserContext['storageState']>>;
-  /** UID2 tokens of the page's bid requests, in order. */
-  bids: string[][];
+  /** UID2 tokens of the page's bid requests, in order, each with the page view (document) that made it. */
+  bids: Array<{ view: number; tokens: string[] }>;
+  /** Page views so far: documents loaded in the user's tabs (a navigation, a reload, a reopened tab). */
+  views: number;
   loggedIn: boolean;
   /** Calls under way (a busy tab is never closed), and when it was last used (the least recent closes first). */
   busy: number;
@@ -332,7 +334,7 @@ class PageUsers implements CheckDriver {
     let user = this.users.get(key);
     if (!user) {
       const [field, value] = Object.entries(identity)[0] as ['email' | 'phone', string];
-      user = { label: this.scope.redactor.dii(field, value), bids: [], loggedIn: false, busy: 0, usedAt: 0, log: this.scope.log, person: key, routed: [] };
+      user = { label: this.scope.redactor.dii(field, value), bids: [], views: 0, loggedIn: false, busy: 0, usedAt: 0, log: this.scope.log, person: key, routed: [] };
       this.users.set(key, user);
     }
     return user;
@@ -341,11 +343,12 @@ class PageUsers implements CheckDriver {
   /** What the router sees of the user's pages goes into the check's evidence, in order. */
   private listen(user: UserBrowser, context: BrowserContext): Promise<void> {
     const { log, redactor } = this.scope;
+    context.on('page', (page) => page.on('framenavigated', (frame) => frame === page.mainFrame() && (user.views += 1)));
     return this.driver.router.attach(context, {
       operatorCall: (call) =>
         user.routed.push({ endpoint: ENDPOINT_OF_PATH[call.path], entry: { path: call.path, http: call.http, ms: call.ms, note: `${user.label}'s page: ${call.method} to ${call.host}, answered by the kit's operator` } }),
       bidRequest: (request) => {
-        user.bids.push(request.tokens);
+        user.bids.push({ view: user.views, tokens: request.tokens });
         log.push({
           path: 'bid request',
           http: request.http,
@@ -411,12 +414,14 @@ class PageUsers implements CheckDriver {
   }
 
   /**
-   * Prebid.js: the UID2 EIDs of the bid requests the page made during the call (read by the router); when it
-   * made none carrying one, what Prebid would put in the next (`pbjs.getUserIdsAsEids()`).
+   * Prebid.js: the UID2 EIDs of the bid requests the page's last view made during the call (read by the
+   * router): a call can load the page several times (the --page URL, then the view after a login form), and
+   * what the user has after the call is what its last view sends. When that view sent none carrying one, what
+   * Prebid would put in the next (`pbjs.getUserIdsAsEids()`). Earlier views' bid requests stay in the evidence.
    */
   private async prebidToken(user: UserBrowser, tab: Tab, bidsBefore: number): Promise<string | null> {
-    const sent = new Set(user.bids.slice(bidsBefore).flat());
-    if (sent.size > 1) throw new DriverError('garbage', `the bid requests of one call on the page of ${user.label} carried ${sent.size} different UID2 tokens`);
+    const sent = new Set(user.bids.slice(bidsBefore).filter((b) => b.view === user.views).flatMap((b) => b.tokens));
+    if (sent.size > 1) throw new DriverError('garbage', `the bid requests of one page view on the page of ${user.label} carried ${sent.size} different UID2 tokens`);
     if (sent.size === 1) return [...sent][0]!;
     const eids = await tab.page.evaluate(() => {
       const pbjs = (window as unknown as { pbjs?: { getUserIdsAsEids?: () => unknown } }).pbjs;

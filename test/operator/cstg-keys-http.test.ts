@@ -10,7 +10,8 @@ import { decodeAdvertisingToken } from '../../harness/wire/advertising-token.ts'
 import { sha256 } from '../../harness/wire/dii.ts';
 import { openBareResponse } from '../../harness/wire/envelope.ts';
 import { gcmEncrypt } from '../../harness/wire/gcm.ts';
-import type { RunningOperator } from '../../harness/operator/index.ts';
+import { startOperator, type RunningOperator } from '../../harness/operator/index.ts';
+import { cstgKeyPairFromSecret } from '../../harness/operator/operator.ts';
 import { postRaw, postSealed, syntheticEmail, withOperator } from './helpers.ts';
 
 let op: RunningOperator;
@@ -101,6 +102,34 @@ describe('POST /v2/token/client-generate', () => {
       expect(allowed.http).toBe(200);
     } finally {
       await restricted.close();
+    }
+  });
+});
+
+describe('the CSTG key pair derived from the client secret', () => {
+  it('is the same for one secret and another for another, with a UID2-X-L- P-256 key; an operator given the secret answers CSTG under it', async () => {
+    const secret = Buffer.alloc(32, 3).toString('base64');
+    const derived = cstgKeyPairFromSecret(secret);
+    expect(cstgKeyPairFromSecret(secret).publicKey).toBe(derived.publicKey);
+    expect(cstgKeyPairFromSecret(secret).subscriptionId).toBe(derived.subscriptionId);
+    expect(derived.publicKey).toMatch(/^UID2-X-L-[A-Za-z0-9+/]+=*$/);
+    expect(derived.subscriptionId).toMatch(/^sub-[0-9a-f]{8}$/);
+    const other = cstgKeyPairFromSecret(Buffer.alloc(32, 4).toString('base64'));
+    expect(other.publicKey).not.toBe(derived.publicKey);
+    expect(other.subscriptionId).not.toBe(derived.subscriptionId);
+    const key = createPublicKey({ key: Buffer.from(derived.publicKey.slice(9), 'base64'), format: 'der', type: 'spki' });
+    expect(key.asymmetricKeyDetails).toEqual({ namedCurve: 'prime256v1' });
+    // Neither public value carries the secret.
+    for (const value of [derived.publicKey, derived.subscriptionId]) expect(value).not.toContain(secret);
+
+    const given = await startOperator({ apiKey: 'UID2-C-L-derived-cstg-test', clientSecret: secret });
+    try {
+      expect([given.credentials.cstgPublicKey, given.credentials.cstgSubscriptionId]).toEqual([derived.publicKey, derived.subscriptionId]);
+      const kit = new OperatorClient({ baseUrl: given.url, apiKey: given.credentials.apiKey, clientSecret: secret });
+      const answer = await kit.clientGenerate({ serverPublicKey: derived.publicKey, subscriptionId: derived.subscriptionId, dii: { email_hash: sha256(syntheticEmail()).toString('base64') } });
+      expect([answer.http, (answer.body as { status?: string }).status]).toEqual([200, 'success']);
+    } finally {
+      await given.close();
     }
   });
 });

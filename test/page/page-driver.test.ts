@@ -124,6 +124,46 @@ describe('page driver', () => {
     await check.end('pass');
   }, 60_000);
 
+  it("answers what the call's last page view sent to the bidders (a call can load the page several times); earlier views stay evidence", async () => {
+    type FixtureWindow = { bid(): Promise<Response> };
+    /** The page's stored identity now carries another advertising token (as after a refresh or a new generate). */
+    const storeToken = (page: import('playwright-core').Page, token: string) =>
+      page.evaluate((t) => localStorage.setItem('identity', JSON.stringify({ ...JSON.parse(localStorage.getItem('identity')!), advertising_token: t })), token);
+    let script: (page: import('playwright-core').Page) => Promise<void> = async () => undefined;
+    const { scope, check } = driverOf({ observer: 'prebid', adRequest: (page) => script(page) });
+    const identity = user();
+    const login = await check.publisherLogin(identity);
+    expect(login).toEqual(expect.any(String));
+    // Two views: the first bids with the login's token, the second with another one: the call answers the second.
+    script = async (page) => {
+      await page.evaluate(() => (window as unknown as FixtureWindow).bid());
+      await storeToken(page, 'token-of-the-second-view');
+      await page.reload();
+      await page.evaluate(() => (window as unknown as FixtureWindow).bid());
+    };
+    expect(await check.publisherAdRequest(identity)).toBe('token-of-the-second-view');
+    const bids = scope.log.entries.filter((e) => e.path === 'bid request').map((e) => (e.request as { uid2: string[] }).uid2);
+    expect(bids).toEqual([['<token#1>'], ['<token#2>']]);
+    // The last view sent nothing: what Prebid would put in its next bid request there (here none).
+    script = async (page) => {
+      await page.evaluate(() => (window as unknown as FixtureWindow).bid());
+      await page.evaluate(() => localStorage.removeItem('identity'));
+      await page.reload();
+    };
+    expect(await check.publisherAdRequest(identity)).toBeNull();
+    // One view whose bid requests carry two different tokens is no answer the kit can give.
+    await storeToken(await pageOf(check), login!);
+    script = async (page) => {
+      await page.evaluate(() => (window as unknown as FixtureWindow).bid());
+      await storeToken(page, 'another-token-in-the-same-view');
+      await page.evaluate(() => (window as unknown as FixtureWindow).bid());
+    };
+    const failure = await check.publisherAdRequest(identity).catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(DriverError);
+    expect((failure as DriverError).message).toMatch(/^the bid requests of one page view on the page of <email dii#\d+> carried 2 different UID2 tokens$/);
+    await check.end('pass');
+  }, 60_000);
+
   it("reads the SDK's getAdvertisingToken(), a journey's own observer, and null where the page has no SDK", async () => {
     const own = driverOf({ observer: async (page) => page.evaluate(() => 'own-reading-of-the-page') });
     expect(await own.check.publisherLogin(user())).toBe('own-reading-of-the-page');

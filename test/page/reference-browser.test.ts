@@ -72,6 +72,45 @@ describe.skipIf(!existsSync(CHROMIUM))('the reference pages in Chromium', { time
     });
   }
 
+  // Known finding (README): Prebid.js 11.36's uid2IdSystem, configured with the user's DII on each page load as
+  // the UID2 client-side guide for Prebid.js recommends, treats its own stored optout marker as "no token" and asks
+  // client-generate again at every page view (libraries/uid2IdSystemShared isStoredTokenInvalid). Configured
+  // without the DII, the module reads the marker and reports the optout without any call.
+  it('prebid-cstg: after an optout answer to client-generate, every page view configured with the DII asks client-generate again (Prebid.js finding)', async () => {
+    const served = running.pages.pages.find((p) => p.name === 'prebid-cstg')!;
+    const journey = ((await import(served.journey)) as { default: Journey }).default;
+    const email = `page-${randomUUID()}@example.com`;
+    expect(running.op.operator.logout({ email }).kind).toBe('sealed');
+    const page = await openPage(served.url);
+    let since = Date.now();
+    const clientGenerates = () => {
+      const calls = running.op.operator.calls.list(since).filter((c) => c.endpoint === 'client-generate').map((c) => c.status);
+      since = Date.now();
+      return calls;
+    };
+    await journey.login(page, { email });
+    expect(clientGenerates()).toEqual(['optout']);
+    expect(await observe(page, journey)).toBeNull();
+    const marker = () => page.evaluate(() => JSON.parse(localStorage.getItem('__uid2_advertising_token') ?? 'null')?.latestToken);
+    expect(await marker()).toBe('optout');
+    for (let view = 0; view < 3; view += 1) {
+      await journey.adRequest!(page);
+      expect(clientGenerates(), `page view ${view + 2} of the login`).toEqual(['optout']);
+      expect(await observe(page, journey)).toBeNull();
+      expect(await marker()).toBe('optout');
+    }
+    // The publisher's way out: the module configured without the DII reads its marker, asks nothing.
+    await journey.logout(page);
+    const ids = await page.evaluate(async () => {
+      const w = window as unknown as { PAGE: { operatorBase: string }; pbjs: { setConfig(c: unknown): void; getUserIdsAsync(): Promise<unknown> } };
+      w.pbjs.setConfig({ userSync: { userIds: [{ name: 'uid2', params: { uid2ApiBase: w.PAGE.operatorBase } }] } });
+      return w.pbjs.getUserIdsAsync();
+    });
+    expect(ids).toEqual({ uid2: { optout: true } });
+    expect(clientGenerates()).toEqual([]);
+    await page.context().close();
+  });
+
   it('no request of the browser went anywhere but 127.0.0.1', () => {
     expect(refused).toEqual([]);
   });

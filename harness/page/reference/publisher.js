@@ -39,6 +39,8 @@
     const pbjs = window.pbjs;
     let params;
     if (uid2 === 'identity') params = P.session.handover ? { uid2Token: P.session.handover } : {};
+    // CSTG: the user's DII at every view of the login, as the UID2 client-side guide for Prebid.js recommends
+    // ("on each page load"); after an optout answer Prebid.js 11.36 then asks again at each view (README, known findings).
     else if (uid2 === 'cstg') params = { serverPublicKey: P.cstg.serverPublicKey, subscriptionId: P.cstg.subscriptionId, ...P.session.user };
     if (params) {
       // auctionDelay: the first auction waits for the module's refresh or CSTG (Prebid's userSync docs).

@@ -1,9 +1,11 @@
 // `uid2-conformance serve-pages`: serves the reference pages for a page run against them. The pages' server
 // generates through the kit's operator (the run's --operator-listen, with the credentials that run accepts);
-// their JavaScript talks to the documented UID2 host, which the page driver routes to the kit. Prints one line
-// per page: its URL and its journey file, for `run --role publisher --page URL --journey FILE`.
+// their JavaScript talks to the documented UID2 host, which the page driver routes to the kit. The CSTG pages
+// use the public key and subscription id the kit's operator derives from the client secret (or the ones given).
+// Prints one line per page: its URL and its journey file, for `run --role publisher --page URL --journey FILE`.
 import { checkClientSecret, parseListen, UsageError } from '../../config.ts';
-import { findPageFault, REFERENCE_PAGES } from './pages.ts';
+import { cstgKeyPairFromSecret } from '../../operator/operator.ts';
+import { findPageFault } from './pages.ts';
 import { MissingBundleError } from './files.ts';
 import { DEFAULT_OPERATOR_BASE, startReferencePages } from './server.ts';
 
@@ -27,26 +29,26 @@ export async function servePages(options: ServePagesOptions): Promise<void> {
   for (const [option, value] of [['--operator', options.operator], ['--operator-base', options.operatorBase]] as const) {
     if (!/^https?:\/\/[^/?#]+\/?$/.test(value)) throw new UsageError(`${option}: give an http(s) base URL with no path, e.g. ${DEFAULT_OPERATOR_BASE}`);
   }
-  const cstg = options.cstgPublicKey !== undefined;
-  const pages = REFERENCE_PAGES.filter((p) => cstg || p.integration === 'server').map((p) => p.name);
+  const clientSecret = checkClientSecret(options.clientSecret, '--client-secret');
+  // The kit's operator of a participant run derives its CSTG key pair from the client secret it accepts.
+  const derived = options.cstgPublicKey === undefined ? cstgKeyPairFromSecret(clientSecret) : undefined;
   const running = await startReferencePages({
     ...parseListen(options.listen, '--listen'),
     operator: {
       url: options.operator.replace(/\/$/, ''),
       apiKey: options.apiKey,
-      clientSecret: checkClientSecret(options.clientSecret, '--client-secret'),
-      cstgPublicKey: options.cstgPublicKey ?? '',
-      cstgSubscriptionId: options.cstgSubscriptionId ?? '',
+      clientSecret,
+      cstgPublicKey: derived?.publicKey ?? options.cstgPublicKey!,
+      cstgSubscriptionId: derived?.subscriptionId ?? options.cstgSubscriptionId!,
     },
     operatorBase: options.operatorBase,
-    pages,
     fault: options.fault,
   }).catch((e: NodeJS.ErrnoException) => {
     if (e instanceof MissingBundleError) throw new UsageError(e.message);
     throw new UsageError(`cannot listen on ${options.listen}: ${e.code ?? e.message}`);
   });
-  const skipped = cstg ? '' : ' (the CSTG pages need --cstg-public-key and --cstg-subscription-id)';
-  process.stderr.write(`reference pages${options.fault ? ` with fault ${options.fault}` : ''}; their JavaScript calls ${options.operatorBase}${skipped}; stop with Ctrl-C\n`);
+  const keys = derived ? "the CSTG key the kit's operator derives from --client-secret" : '--cstg-public-key';
+  process.stderr.write(`reference pages${options.fault ? ` with fault ${options.fault}` : ''}; their JavaScript calls ${options.operatorBase}, CSTG with ${keys}; stop with Ctrl-C\n`);
   for (const page of running.pages) process.stdout.write(`${page.url} ${page.journey}\n`);
   const stop = () => void running.close().then(() => process.exit(0));
   process.once('SIGINT', stop);
