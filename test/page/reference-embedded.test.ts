@@ -43,16 +43,15 @@ describe.skipIf(!existsSync(CHROMIUM))('the embedded default includes the refere
     const out = mkdtempSync(join(tmpdir(), 'uid2-embedded-pages-'));
     const check = PUBLISHER_CHECKS.find((c) => c.id === 'publisher.optout-check.paths')!;
     const stderr = captureStderr();
-    let code: number;
     try {
-      code = await runCommand({ ...RUN_DEFAULTS, role: ['publisher'], out }, KIT, { participantChecks: [check] });
+      // One check leaves the other PUB rules undecided (an incomplete run, exit 2): what counts here is where it ran.
+      await runCommand({ ...RUN_DEFAULTS, role: ['publisher'], out }, KIT, { participantChecks: [check] });
     } finally {
       stderr.restore();
     }
     const report = JSON.parse(readFileSync(join(out, 'report.json'), 'utf8')) as RunResult;
     const byTarget = new Map(report.results.map((r) => [r.target ?? 'reference participant', r.status]));
-    expect(code, JSON.stringify(report.results.map((r) => [r.target, r.status, r.message]))).toBe(0);
-    expect(byTarget).toEqual(new Map([['reference participant', 'pass'], ...REFERENCE_PAGES.map((p) => [pageTarget(p.name), p.integration === 'cstg' ? 'not_applicable' : 'pass'] as const)]));
+    expect(byTarget, JSON.stringify(report.results.map((r) => [r.target, r.status, r.message]))).toEqual(new Map([['reference participant', 'pass'], ...REFERENCE_PAGES.map((p) => [pageTarget(p.name), p.integration === 'cstg' ? 'not_applicable' : 'pass'] as const)]));
     for (const page of REFERENCE_PAGES) expect(stderr.text()).toMatch(new RegExp(`publisher page ${page.name}: \\d+ of 1 checks passed`));
     expect(report.browser?.refused_requests).toBe(0);
     expect(report.browser?.contexts_opened).toBeGreaterThan(0);
