@@ -46,6 +46,8 @@ export interface RunOptions extends TargetCredentials {
   page?: string;
   journey?: string;
   chromium?: string;
+  /** Browser tabs a page run keeps open (PAGE_RUN_DEFAULTS.openPages): memory against time. */
+  openPages?: string;
   operatorHost?: string[];
   operatorListen?: string;
   webhook?: string;
@@ -433,7 +435,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       if (options.page !== undefined) {
         const pageUrl = parsePage(options.page);
         const hosts = operatorHostsOf(options.operatorHost ?? []);
-        page = await startPageDriver({ pageUrl, journeyFile: options.journey!, chromium: options.chromium, operatorUrl: operator.url, operatorHosts: hosts.length > 0 ? hosts : DEFAULT_OPERATOR_HOSTS, timeoutMs: Math.max(requestTimeoutMs, 15_000) });
+        page = await startPageDriver({ pageUrl, journeyFile: options.journey!, chromium: options.chromium, operatorUrl: operator.url, operatorHosts: hosts.length > 0 ? hosts : DEFAULT_OPERATOR_HOSTS, timeoutMs: Math.max(requestTimeoutMs, 15_000), maxOpenPages: openPagesOf(options) });
         cleanup.unshift(page.close);
         driver = page.driver;
         say(`publisher page: ${quoteTarget(pageUrl, 200)} in Chromium ${page.browser.version()}, journey ${quoteTarget(options.journey, 200)}; requests to ${hosts.length > 0 ? hosts.join(', ') : 'the UID2 and EUID operator hosts'} answered by the kit's operator`);
@@ -471,7 +473,7 @@ export async function runCommand(options: RunOptions, kit: { name: string; versi
       const entry: SessionEntry = { checks: pageChecks, roles: ['publisher'] };
       sessions.push(entry);
       const pages = await runEmbeddedPages(
-        { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber, chromium: options.chromium },
+        { checks: pageChecks, settings: participantSettings, requestTimeoutMs, checkTimeoutMs: session.checkTimeoutMs, concurrency: session.concurrency, deadlineMs, signal, progress, onResult, scrubber, chromium: options.chromium, maxOpenPages: openPagesOf(options) },
         say,
       ).catch((e: unknown) => {
         if (!(e instanceof PagesUnavailableError)) throw e;
@@ -551,13 +553,16 @@ function participantSettingsOf(options: RunOptions, settings: CheckSettings): Pa
   const lifetimes = {
     refreshAfterMs: duration(options.refreshAfter, 1000, '--refresh-after'),
     identityExpiresAfterMs: duration(options.identityExpiresAfter, 4000, '--identity-expires-after'),
-    refreshExpiresAfterMs: duration(options.refreshExpiresAfter, 12_000, '--refresh-expires-after'),
+    refreshExpiresAfterMs: duration(options.refreshExpiresAfter, options.page === undefined ? 12_000 : PAGE_RUN_DEFAULTS.refreshExpiresAfterMs, '--refresh-expires-after'),
   };
   if (!(lifetimes.refreshAfterMs <= lifetimes.identityExpiresAfterMs && lifetimes.identityExpiresAfterMs <= lifetimes.refreshExpiresAfterMs)) {
     throw new UsageError('token lifetimes must keep refresh-after <= identity-expires-after <= refresh-expires-after (UID2-SPEC §8)');
   }
   return { seed: settings.seed, runs: settings.runs, lifetimes, pollIntervalMs: 100, actWithinMs: lifetimes.refreshAfterMs * 3 + 2000 };
 }
+
+/** `--open-pages`: the page driver's tab budget. */
+const openPagesOf = (options: RunOptions): number => positiveInteger(options.openPages ?? String(PAGE_RUN_DEFAULTS.openPages), '--open-pages');
 
 /** `--page`: an http(s) URL with no credentials in it (the URL goes into every report). */
 function parsePage(text: string): string {

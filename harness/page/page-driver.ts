@@ -43,15 +43,17 @@ export interface PageDriverOptions {
   name?: string;
 }
 
-// maxOpenPages: each open tab is a context with its own renderer (about 75 MB PSS measured, bench/pages.ts), so
-// the budget keeps a page run within 700 MB; the least recently used tab closes first, its storage kept.
-const DEFAULTS = { timeoutMs: 15_000, quietMs: 100, settleMaxMs: 5_000, maxOpenPages: 5 };
 /**
- * A page run's defaults where --runs and --concurrency are not given: every generated case drives real browser
- * pages (a page load costs about 0.1 s of CPU, a new user's context 0.3 s: bench/pages.ts), and two checks at
- * once keep two cores busy without starving either.
+ * A page run's defaults where --runs, --concurrency and --refresh-expires-after are not given: every generated
+ * case drives real browser pages (a page load costs about 50 ms of CPU, a new user's context 0.15 s: bench/pages.ts);
+ * two checks at once keep two cores busy without starving either; and a session must outlive a check's many page
+ * views (a second or so each), or the publisher could not refresh it and the check could not judge.
  */
-export const PAGE_RUN_DEFAULTS = { runs: 2, concurrency: 2 } as const;
+export const PAGE_RUN_DEFAULTS = { runs: 2, concurrency: 2, refreshExpiresAfterMs: 60_000, openPages: 5 } as const;
+
+// maxOpenPages: each open tab is a context with its own renderer (about 55 MB PSS, bench/pages.ts); fewer tabs
+// cost less memory and more time (a closed tab's user reopens with its storage in a new context).
+const DEFAULTS = { timeoutMs: 15_000, quietMs: 100, settleMaxMs: 5_000, maxOpenPages: PAGE_RUN_DEFAULTS.openPages };
 
 /** Budget of one screenshot of a failed check's page. */
 const SCREENSHOT_MS = 5_000;

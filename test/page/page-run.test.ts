@@ -112,8 +112,9 @@ describe('run --page', () => {
   });
 
   it('takes its options from a config file too (schemas/config.schema.json)', () => {
-    expect(validateWith('config', { role: ['publisher'], page: 'http://127.0.0.1:8080/login', journey: 'site.journey.mjs', chromium: '/usr/bin/chromium', 'operator-host': ['operator-integ.uidapi.com'] })).toEqual([]);
+    expect(validateWith('config', { role: ['publisher'], page: 'http://127.0.0.1:8080/login', journey: 'site.journey.mjs', chromium: '/usr/bin/chromium', 'operator-host': ['operator-integ.uidapi.com'], 'open-pages': 3 })).toEqual([]);
     expect(validateWith('config', { 'operator-host': [''] })).not.toEqual([]);
+    expect(validateWith('config', { 'open-pages': 0 })).not.toEqual([]);
   });
 
   it('a journey whose default export misses a function or has no valid observer is exit 2 naming it', async () => {

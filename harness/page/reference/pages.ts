@@ -16,11 +16,26 @@ export interface ReferencePage {
   /** The journey module that drives it (in this folder). */
   journey: string;
   title: string;
+  /**
+   * A known finding about the real library the page runs as its documentation says (README, "Known findings"):
+   * the rules it breaks there. Reported as failures like any other, never accepted; calibration expects them.
+   */
+  finding?: { breaks: readonly string[]; summary: string };
 }
 
 export const REFERENCE_PAGES: readonly ReferencePage[] = [
   { name: 'prebid-server', library: 'prebid', integration: 'server', journey: 'prebid.journey.mjs', title: 'Prebid.js uid2IdSystem fed by a server-side generate' },
-  { name: 'prebid-cstg', library: 'prebid', integration: 'cstg', journey: 'prebid.journey.mjs', title: 'Prebid.js uid2IdSystem with client-side token generation' },
+  {
+    name: 'prebid-cstg',
+    library: 'prebid',
+    integration: 'cstg',
+    journey: 'prebid.journey.mjs',
+    title: 'Prebid.js uid2IdSystem with client-side token generation',
+    finding: {
+      breaks: ['PUB-OPTOUT-RESPONSE', 'PUB-OPTOUT-REMEMBERED'],
+      summary: 'Prebid.js 11.36 uid2IdSystem with CSTG, given the DII on each page load as documented, asks client-generate again at every page view after an optout answer',
+    },
+  },
   { name: 'sdk-server', library: 'sdk', integration: 'server', journey: 'sdk.journey.mjs', title: 'UID2/EUID SDK refreshing a server-generated identity' },
   { name: 'sdk-cstg', library: 'sdk', integration: 'cstg', journey: 'sdk.journey.mjs', title: 'UID2/EUID SDK with client-side token generation' },
 ];
