@@ -87,7 +87,8 @@ describe('run --page', () => {
       ['publisher.page-test.fails', 'fail'],
     ]);
     // The page's refresh timer may come due (refresh_from 1 s after issue) before a check closes its user's page.
-    expect(run.browser).toEqual({ operator_requests: expect.any(Number), bidder_requests: 0, refused_requests: 0, refused_hosts: {} });
+    expect(run.browser).toEqual({ operator_requests: expect.any(Number), bidder_requests: 0, refused_requests: 0, refused_hosts: {}, contexts_opened: 2, page_loads: expect.any(Number) });
+    expect(run.browser!.page_loads).toBeGreaterThanOrEqual(2);
     const failed = run.results[1]!;
     expect(failed.screenshots).toEqual([{ file: 'screenshots/publisher-page-test-fails-1.png', caption: expect.stringMatching(/^the page of <email dii#\d+> when the check ended$/) }]);
     expect(readFileSync(join(out, failed.screenshots![0]!.file)).subarray(1, 4).toString()).toBe('PNG');
