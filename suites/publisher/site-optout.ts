@@ -16,6 +16,7 @@ import {
   generateCalls,
   label,
   listUsers,
+  newUser,
   newUsers,
   plural,
   planArbitrary,
@@ -128,18 +129,20 @@ export const siteOptoutChecks: Check<ParticipantCheckContext>[] = [
         this.id,
         planArbitrary({ site: true, global: true }),
         async (plan) => {
-          // After the generated steps, every site-opted-out user logs in and is asked for, in every spelling.
+          // After the generated steps, every site-opted-out user logs in and is asked for, in every spelling; then a
+          // new user who opted out of nothing logs in, so every case shows whether the publisher serves anyone.
           const { users, rec } = await runPlan(ctx, plan, async (users, rec) => {
             const out = users.filter((u) => rec.siteOutSince.has(u.n));
             await rec.tick();
             for (const user of out) for (let s = 0; s < spellingCount(user); s++) await rec.ad(user, s);
             for (const user of out) for (let s = 0; s < spellingCount(user); s++) await rec.login(user, s);
+            if (out.length > 0) await rec.login(newUser(ctx, users.length + 1, 'email'));
           });
           const out = new Set(rec.siteOutSince.keys());
           served += rec.answers.filter((a) => a.token !== null && !out.has(a.user.n) && !rec.globalOutAt.has(a.user.n)).length;
           judged += judgeSiteOptouts(ctx, users, rec, 'in the generated sequence');
         },
-        (plan) => `${describePlan(plan)}; then every site-opted-out user in every spelling`,
+        (plan) => `${describePlan(plan)}; then every site-opted-out user in every spelling, and a new user's login`,
         { runs: Math.min(ctx.settings.runs, 15) },
       );
       if (served === 0) undecided('the publisher gave no token to any generated user who did not opt out: the kit cannot tell honoring site opt-outs from serving no one');
