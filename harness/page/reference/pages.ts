@@ -79,8 +79,11 @@ export const PAGE_FAULTS: readonly PageFault[] = [
     name: 'page-cstg-ignores-login-required',
     role: 'publisher',
     page: 'sdk-cstg',
-    breaks: ['PUB-OPTOUT-REMEMBERED'],
-    description: "the page's login code calls setIdentityFromEmail/Phone at every login without asking isLoginRequired(): after an optout answer, each later login asks CSTG again",
+    // PUB-OPTOUT-RESPONSE through the EUID SDK's known finding (README): the later logins' CSTG, in another
+    // spelling of the address, is asked for the hash of the text as typed and answered with a token.
+    breaks: ['PUB-OPTOUT-REMEMBERED', 'PUB-OPTOUT-RESPONSE'],
+    description:
+      "the page's login code calls setIdentityFromEmail/Phone at every login without asking isLoginRequired(): after an optout answer, each later login asks CSTG again (and, as the EUID SDK hashes the address as typed, a login in other capitals gets a token)",
   },
   {
     name: 'page-stretches-refresh-from',
