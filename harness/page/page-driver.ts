@@ -49,10 +49,12 @@ export interface PageDriverOptions {
  * two checks at once keep two cores busy without starving either; and a session must outlive a check's many page
  * views (a second or so each), or the publisher could not refresh it and the check could not judge.
  */
-export const PAGE_RUN_DEFAULTS = { runs: 2, concurrency: 2, refreshExpiresAfterMs: 60_000, openPages: 5 } as const;
+export const PAGE_RUN_DEFAULTS = { runs: 2, concurrency: 2, refreshExpiresAfterMs: 60_000, openPages: 8 } as const;
 
 // maxOpenPages: each open tab is a context with its own renderer (about 55 MB PSS, bench/pages.ts); fewer tabs
-// cost less memory and more time (a closed tab's user reopens with its storage in a new context).
+// cost less memory and more time, and change what a check sees: a closed tab's user reopens with its storage in
+// a new context, and that new page view runs the page's UID2 code again (a refresh, say) before the next step.
+// Eight hold the users of two checks at once but the largest.
 const DEFAULTS = { timeoutMs: 15_000, quietMs: 100, settleMaxMs: 5_000, maxOpenPages: PAGE_RUN_DEFAULTS.openPages };
 
 /** Budget of one screenshot of a failed check's page. */
