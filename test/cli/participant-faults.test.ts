@@ -5,7 +5,6 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -13,20 +12,12 @@ import { startReferenceParticipants } from '../../harness/participants/driver-se
 import { PARTICIPANT_FAULTS, REFERENCE_ROLES } from '../../harness/participants/reference.ts';
 import type { ParticipantFault } from '../../harness/participants/role.ts';
 import { findRule } from '../../harness/rules.ts';
+import { freePort } from '../free-port.ts';
 
 const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
 const out = mkdtempSync(join(tmpdir(), 'uid2-pfaults-'));
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
-/** A free loopback port for --operator-listen. */
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
 
 async function runAgainst(fault: ParticipantFault): Promise<{ code: number; failing: string[]; stderr: string }> {
   const port = await freePort();

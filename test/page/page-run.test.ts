@@ -2,8 +2,6 @@
 // --operator-listen (the fixture page's server generates through it, as a publisher's staging server would),
 // the page in Chromium, a passing and a failing check; and the usage errors of page runs (exit 2).
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,6 +11,7 @@ import type { RunResult } from '../../harness/engine/result.ts';
 import { validateWith } from '../../harness/engine/schemas.ts';
 import { runCommand, RUN_DEFAULTS, type RunOptions } from '../../harness/run.ts';
 import { startFixturePage } from './fixture.ts';
+import { freePort } from '../free-port.ts';
 
 const KIT = { name: 'uid2-conformance', version: 'test' };
 const CREDENTIALS = { apiKey: 'UID2-C-L-page-run-test', clientSecret: Buffer.alloc(32, 7).toString('base64') };
@@ -21,14 +20,6 @@ let port: number;
 let page: { pageUrl: string; close(): Promise<void> };
 let out: string;
 
-/** A port free now, for the kit's operator (--operator-listen) the fixture page's server is configured with. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 beforeAll(async () => {
   port = await freePort();

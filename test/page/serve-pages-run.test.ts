@@ -4,13 +4,13 @@
 // page's client-side generate reaches the run's operator and is answered; no secret is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunResult } from '../../harness/engine/result.ts';
 import { runCommand, RUN_DEFAULTS } from '../../harness/run.ts';
 import { PUBLISHER_CHECKS } from '../../suites/publisher/index.ts';
+import { freePort } from '../free-port.ts';
 
 const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
 const KIT = { name: 'uid2-conformance', version: 'test' };
@@ -24,14 +24,6 @@ let stderr = '';
 let pages: Map<string, string>;
 let port: number;
 
-/** A port free now, for the run's kit operator (--operator-listen) that serve-pages is pointed at. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port: free } = server.address() as AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return free;
-}
 
 beforeAll(async () => {
   port = await freePort();
