@@ -206,7 +206,7 @@ function addRunOptions(command: Command): Command {
     .addOption(new Option('--driver <url>', "a participant's driver endpoint (PROTOCOL.md §3)").env('UID2_DRIVER'))
     .addOption(new Option('--page <url>', "role publisher: the publisher's page, driven in Chromium by --journey").env('UID2_PAGE'))
     .addOption(new Option('--journey <file>', 'the journey module of --page: how a user logs in, opts out of the site, logs out').env('UID2_JOURNEY'))
-    .addOption(new Option('--chromium <path>', 'the Chromium of --page (default /usr/bin/chromium)').env('UID2_CHROMIUM'))
+    .addOption(new Option('--chromium <path>', 'the Chromium of --page (default: Debian\'s chromium-headless-shell, else /usr/bin/chromium)').env('UID2_CHROMIUM'))
     .addOption(new Option('--open-pages <n>', `browser tabs a page run keeps open: each about 55 MB, fewer cost time (default ${PAGE_RUN_DEFAULTS.openPages})`).env('UID2_OPEN_PAGES'))
     .addOption(new Option('--operator-host <host>', "with --page: a UID2 operator host the page's requests to are answered by the kit's operator (repeatable; default the UID2 and EUID hosts)").env('UID2_OPERATOR_HOSTS').argParser(collect).default([]))
     .addOption(new Option('--operator-listen <host:port>', "where the kit's operator listens for the participant under test").env('UID2_OPERATOR_LISTEN'))

@@ -16,6 +16,7 @@ import type { BrowserStats, Evidence, Screenshot, Status } from '../engine/resul
 import { ENDPOINT_OF_PATH } from '../operator/call-log.ts';
 import type { ParticipantRole } from '../participants/role.ts';
 import { launchChromium } from './browser.ts';
+import { keepHeapTight } from './heap.ts';
 import type { Journey, JourneyUser } from './journey.ts';
 import { Activity, DEFAULT_OPERATOR_HOSTS, PageRouter } from './routing.ts';
 
@@ -120,6 +121,8 @@ export class PageDriver implements ScopedDriver {
   private uses = 0;
   /** What the run cost the browser (report.json `browser`). */
   private readonly cost = { contexts_opened: 0, page_loads: 0 };
+  /** The kit's heap is kept near its live size while the driver is open (heap.ts). */
+  private readonly releaseHeap: () => void;
 
   constructor(options: PageDriverOptions) {
     this.settings = { ...DEFAULTS, now: Date.now, ...options };
@@ -131,6 +134,7 @@ export class PageDriver implements ScopedDriver {
     });
     // Calls outside any check (none in a run but `tick` at start): their own users and evidence.
     this.unscoped = new PageUsers(this, { check: 'session', signal: new AbortController().signal, log: new EvidenceLog(), redactor: new Redactor() });
+    this.releaseHeap = keepHeapTight();
   }
 
   /** What the browser asked for beyond the page and the operator (report.json `browser`). */
@@ -157,6 +161,7 @@ export class PageDriver implements ScopedDriver {
 
   /** Closes the contexts of calls made outside any check (the browser is the caller's). */
   async close(): Promise<void> {
+    this.releaseHeap();
     await this.unscoped.end('pass');
   }
 

@@ -95,7 +95,7 @@ describe('run --page', () => {
     ['--page with --driver', { page: 'http://127.0.0.1:9/', journey: JOURNEY, driver: 'http://127.0.0.1:9/' }, /--page .* and --driver go in separate runs/],
     ['--page with --role dsp', { page: 'http://127.0.0.1:9/', journey: JOURNEY, role: ['dsp'] }, /--page tests the publisher role only/],
     ['a --page that is no URL', { page: 'not a url', journey: JOURNEY }, /--page: not a URL/],
-    ['a missing browser', { page: 'http://127.0.0.1:9/', journey: JOURNEY, chromium: '/nonexistent/chromium' }, /--chromium: no browser at \/nonexistent\/chromium: install Debian's chromium/],
+    ['a missing browser', { page: 'http://127.0.0.1:9/', journey: JOURNEY, chromium: '/nonexistent/chromium' }, /--chromium: no browser at \/nonexistent\/chromium: install Debian's Chromium/],
     ['a missing journey file', { page: 'http://127.0.0.1:9/', journey: 'test/page/no-such.journey.mjs' }, /--journey test\/page\/no-such.journey.mjs: cannot load it/],
   ];
   it.each(refused)('%s is exit 2 with the reason in report.json', async (_, extra, reason) => {

@@ -5,12 +5,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHash, randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { defaultChromium } from '../../harness/page/browser.ts';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Journey } from '../../harness/page/journey.ts';
 import { LIFETIMES, startPagesWithOperator } from './reference-fixture.ts';
 import { personOf } from '../../suites/publisher/support.ts';
 
-const CHROMIUM = process.env.UID2_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.UID2_CHROMIUM ?? defaultChromium();
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
 let running: Awaited<ReturnType<typeof startPagesWithOperator>>;

@@ -6,6 +6,7 @@
 // page and per fault is `uid2-conformance calibrate` (minutes each in a browser).
 import { describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
+import { defaultChromium } from '../../harness/page/browser.ts';
 import { ensureBundles } from '../../harness/page/reference/files.ts';
 import { PAGE_FAULTS, REFERENCE_PAGES } from '../../harness/page/reference/pages.ts';
 import { calibratePages, type PageCalibrationRow } from '../../harness/page/reference/session.ts';
@@ -24,7 +25,7 @@ const SCENARIOS = [
 ];
 const checks = PUBLISHER_CHECKS.filter((c) => SCENARIOS.includes(c.id));
 const PUB_RULES = RULES.filter((r) => r.role === 'publisher').map((r) => r.id);
-const CHROMIUM = process.env.UID2_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.UID2_CHROMIUM ?? defaultChromium();
 
 const explain = (row: PageCalibrationRow) => JSON.stringify({ failed: row.failed, undecided: row.undecided, fails: row.results.filter((r) => r.status === 'fail' || r.status === 'warn').map((r) => `${r.check}: ${r.message}`) });
 

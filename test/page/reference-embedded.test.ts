@@ -2,6 +2,7 @@
 // (run --pages stops with exit 2; the default says so in a phase line); when they can, `run` with no target
 // drives every reference page after the reference participant.
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { defaultChromium } from '../../harness/page/browser.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -13,7 +14,7 @@ import { runCommand, RUN_DEFAULTS } from '../../harness/run.ts';
 import { PUBLISHER_CHECKS } from '../../suites/publisher/index.ts';
 
 const KIT = { name: 'uid2-conformance', version: 'test' };
-const CHROMIUM = process.env.UID2_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.UID2_CHROMIUM ?? defaultChromium();
 
 describe('the embedded page phase', () => {
   it('without Chromium: PagesUnavailableError naming what to install, no phase line of results', async () => {
@@ -32,7 +33,7 @@ describe('the embedded page phase', () => {
       (line) => lines.push(line),
     );
     await expect(outcome).rejects.toThrow(PagesUnavailableError);
-    await expect(outcome).rejects.toThrow(/no browser at \/no\/such\/chromium: install Debian's chromium \(apt-get install -y chromium\)/);
+    await expect(outcome).rejects.toThrow(/no browser at \/no\/such\/chromium: install Debian's Chromium \(apt-get install -y chromium-headless-shell, or chromium\)/);
     expect(lines).toEqual([]);
   });
 });

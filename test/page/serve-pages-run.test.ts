@@ -4,6 +4,7 @@
 // page's client-side generate reaches the run's operator and is answered; no secret is printed.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { defaultChromium } from '../../harness/page/browser.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +16,7 @@ import { freePort } from '../free-port.ts';
 const BIN = new URL('../../bin/uid2-conformance.mjs', import.meta.url).pathname;
 const KIT = { name: 'uid2-conformance', version: 'test' };
 const CREDENTIALS = { apiKey: 'UID2-C-L-serve-pages-test', clientSecret: Buffer.alloc(32, 11).toString('base64') };
-const CHROMIUM = process.env.UID2_CHROMIUM ?? '/usr/bin/chromium';
+const CHROMIUM = process.env.UID2_CHROMIUM ?? defaultChromium();
 /** One check whose pass needs the page's client-side generate answered by the run's operator (an optout answer). */
 const CHECK = 'publisher.optout-response.before-login';
 

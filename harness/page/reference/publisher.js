@@ -31,9 +31,16 @@
   /**
    * A refresh the previous view had in flight when the user navigated can land in storage after this view
    * cleared it (Chromium applies the old document's write late, without a storage event here): a view with no
-   * UID2 clears again whenever it finds one, for as long as it is open.
+   * UID2 clears again whenever it finds one, for as long as it is open: often while such a write can still land
+   * (its first seconds), then seldom (a page polling at 40 Hz for as long as it is open costs a core's CPU).
    */
-  const lateWrites = (forget) => setInterval(forget, 25);
+  function lateWrites(forget) {
+    const often = setInterval(forget, 25);
+    setTimeout(() => {
+      clearInterval(often);
+      setInterval(forget, 1000);
+    }, 3000);
+  }
 
   async function prebidView() {
     const pbjs = window.pbjs;
