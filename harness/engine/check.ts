@@ -49,6 +49,8 @@ export interface CheckContext {
   settings: CheckSettings;
   /** Replay of a property failure: the fast-check path to rerun. */
   replayPath?: string;
+  /** When the check's timeout ends it (ms since the epoch). */
+  stopsAt: number;
   /** Every answer of the run so far, schema-validated (read by the OP-SCHEMA check that runs last). */
   ledger: AnswerLedger;
   /** Adds a free-text line to this check's evidence (never a secret, token, raw UID2 or DII). */

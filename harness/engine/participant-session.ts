@@ -121,6 +121,8 @@ export interface ParticipantCheckContext {
   capabilities: ReadonlySet<Capability>;
   /** Replay of a property failure: the fast-check path to rerun. */
   replayPath?: string;
+  /** When the check's timeout ends it (ms since the epoch). */
+  stopsAt: number;
   note(text: string): void;
 }
 
@@ -206,7 +208,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
   const results = await runChecks<ParticipantCheckContext>({
     checks: options.checks,
     capabilities,
-    contextFor: (check, signal) => {
+    contextFor: (check, signal, stopsAt) => {
       const log = new EvidenceLog();
       const own = isScoped(driver) ? driver.forCheck({ check: check.id, signal, log, redactor, calls: operator.calls }) : undefined;
       const recording = new RecordingDriver(own ?? driver, redactor, log, signal);
@@ -241,6 +243,7 @@ export async function runParticipantSession(target: ParticipantTarget, options: 
         settings: options.settings,
         capabilities,
         replayPath: options.replayPaths?.get(check.id),
+        stopsAt,
         note: (text) => recording.note(text),
       };
       return { ctx, evidence: () => log.entries, end: own && ((status: Status) => own.end(status)) };

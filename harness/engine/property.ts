@@ -6,6 +6,9 @@ import { TransportError } from '../client/operator-client.ts';
 import { DriverError } from '../client/driver-client.ts';
 import { CheckStop, fail } from './check.ts';
 
+/** Time kept after the last shrink candidate for the verdict to be written before the check's timeout. */
+const REPORT_MARGIN_MS = 1000;
+
 /** The seed a check runs with: the run seed mixed with the check id. */
 export function checkSeed(runSeed: number, checkId: string): number {
   return (runSeed ^ createHash('sha256').update(checkId).digest().readInt32BE(0)) | 0;
@@ -18,9 +21,11 @@ export function checkSeed(runSeed: number, checkId: string): number {
  * `shrinkBudgetMs` bounds the time spent shrinking, for rules judged against a time bound: there each failing
  * candidate costs the whole bound again. Once the first failure is older than the budget, further candidates
  * are skipped (fc.pre), so the verdict keeps the smallest failing case found so far and its replay path stays exact.
+ * Whatever the budget, shrinking stops while the longest case so far would still end before the check's
+ * timeout (`ctx.stopsAt`): a failure found is reported, never lost to a timeout while looking for a smaller one.
  */
 export async function checkProperty<T>(
-  ctx: { settings: { seed: number; runs: number }; replayPath?: string },
+  ctx: { settings: { seed: number; runs: number }; replayPath?: string; stopsAt?: number },
   checkId: string,
   arbitrary: fc.Arbitrary<T>,
   predicate: (value: T) => Promise<void>,
@@ -31,11 +36,17 @@ export async function checkProperty<T>(
   const runs = options.runs ?? ctx.settings.runs;
   let transport: TransportError | DriverError | undefined;
   let firstFailureMs: number | undefined;
-  const overBudget = () => options.shrinkBudgetMs !== undefined && firstFailureMs !== undefined && Date.now() - firstFailureMs > options.shrinkBudgetMs;
+  let longestCaseMs = 0;
+  const overBudget = () => {
+    if (firstFailureMs === undefined) return false;
+    if (options.shrinkBudgetMs !== undefined && Date.now() - firstFailureMs > options.shrinkBudgetMs) return true;
+    return ctx.stopsAt !== undefined && Date.now() + longestCaseMs + REPORT_MARGIN_MS > ctx.stopsAt;
+  };
   const details = await fc.check(
     fc.asyncProperty(arbitrary, async (value) => {
       if (transport) return; // stop spending requests once the target stopped answering
       fc.pre(!overBudget());
+      const started = Date.now();
       try {
         await predicate(value);
       } catch (e) {
@@ -45,6 +56,8 @@ export async function checkProperty<T>(
           if (e instanceof CheckStop && e.verdict.status === 'fail') firstFailureMs ??= Date.now();
           throw e;
         }
+      } finally {
+        longestCaseMs = Math.max(longestCaseMs, Date.now() - started);
       }
     }),
     { seed, numRuns: runs, ...(ctx.replayPath ? { path: ctx.replayPath, endOnFailure: true } : {}) },

@@ -20,6 +20,8 @@ import type { CheckResult, Screenshot, Status } from './result.ts';
 export type ContextFactory<C> = (
   check: Check<C>,
   signal: AbortSignal,
+  /** When the check's timeout ends it (ms since the epoch): a property stops shrinking in time to report. */
+  stopsAt: number,
 ) => { ctx: C; evidence(): CheckResult['evidence']; /** Once the check has its verdict: its screenshots (the page driver). */ end?(status: Status): Promise<Screenshot[]> };
 
 export interface RunPlan<C = CheckContext> {
@@ -48,7 +50,7 @@ export function operatorContexts(shared: {
   settings: CheckSettings;
   replayPaths?: ReadonlyMap<string, string>;
 }): ContextFactory<CheckContext> {
-  return (check, signal) => {
+  return (check, signal, stopsAt) => {
     const book = { book: shared.ledger, check: check.id };
     // Clients of this check alone carry its signal: a stop aborts what is under way, also in clients the
     // check derives from `ctx.api.options`.
@@ -65,6 +67,7 @@ export function operatorContexts(shared: {
       ledger: shared.ledger,
       settings: shared.settings,
       replayPath: shared.replayPaths?.get(check.id),
+      stopsAt,
       note: (text) => api.note(text),
     };
     return { ctx, evidence: () => [...api.evidence, ...(optoutApi?.evidence ?? [])] };
@@ -104,7 +107,7 @@ async function runOne<C>(check: Check<C>, plan: RunPlan<C>): Promise<CheckResult
   // The check's own stop: its timeout, or the run's stop. Either cancels it: its clients refuse new requests.
   const timedOut = new AbortController();
   const signal = plan.signal ? AbortSignal.any([plan.signal, timedOut.signal]) : timedOut.signal;
-  const { ctx, evidence, end } = plan.contextFor(check, signal);
+  const { ctx, evidence, end } = plan.contextFor(check, signal, Date.now() + plan.checkTimeoutMs);
   const started = performance.now();
   const timer = setTimeout(() => timedOut.abort(new CheckStop({ status: 'error', message: `the check did not finish within ${plan.checkTimeoutMs} ms` })), plan.checkTimeoutMs);
   const stopped = new Promise<never>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));

@@ -95,9 +95,12 @@ export const refreshOptoutChecks: Check<ParticipantCheckContext>[] = [
     title: 'generated users opting out globally at generated times beside users who stay: every chain that answered optout is dropped and never refreshed again',
     async run(ctx) {
       let judged = 0;
+      // The first member logs in with the canonical spelling: a publisher that hashes the DII as typed (the EUID
+      // SDK's CSTG, README "Known findings") mints other spellings a UID2 the person's opt-out never reaches, so
+      // their refresh never answers optout and they cannot be judged here; every case keeps one who can.
       const arbitrary = fc
         .tuple(
-          memberArbitrary(['global-now']),
+          memberArbitrary(['global-now']).map((m) => ({ ...m, spelling: 0 })),
           fc.array(memberArbitrary(['global-now', 'global-after-refresh']), { maxLength: 2 }),
           fc.array(memberArbitrary(['stays', 'site-later']), { maxLength: 2 }),
         )

@@ -233,6 +233,31 @@ describe('checkProperty', () => {
     expect(seen[0]).toBe(1234); // the replay starts at the recorded case, no search
   });
 
+  it('stops shrinking while the longest case still ends before the check stops: the failure found is reported', async () => {
+    // Each case takes 40 ms; the check stops 1.3 s after the start, so about 5 shrink candidates fit, not the ~14 a full shrink takes.
+    const stopsAt = Date.now() + 1300;
+    let candidates = 0;
+    const error = await checkProperty(
+      { settings: { seed: 99, runs: 100 }, stopsAt },
+      'test.property',
+      fc.integer({ min: 0, max: 10_000 }),
+      async (n) => {
+        await new Promise((resolve) => setTimeout(resolve, 40));
+        if (n >= 1234) {
+          candidates += 1;
+          fail('too big');
+        }
+      },
+      (n) => `n=${n}`,
+    ).catch((e) => e);
+    expect(Date.now()).toBeLessThan(stopsAt);
+    expect(error.verdict.status).toBe('fail');
+    expect(error.verdict.message).toMatch(/minimal case: n=\d+/);
+    expect(candidates).toBeGreaterThan(0);
+    // Without the stop the same search shrinks to n=1234 (the test above).
+    expect(error.verdict.counterexample.value).not.toBe('n=1234');
+  });
+
   it('passes with the number of cases, and ends as error (not a shrink) on a transport error', async () => {
     expect(await checkProperty(ctx(), 'test.ok', fc.nat(), async () => {}, String)).toBe('held for 100 generated cases');
     let calls = 0;
