@@ -81,9 +81,10 @@ export const optoutRememberedChecks: Check<ParticipantCheckContext>[] = [
       const users = newUsers(ctx, ['email', 'phone', 'gmail']);
       for (const user of users) await rec.login(user);
       for (const user of users) await rec.globalOptout(user);
-      // Ticks and ad requests (as the users logged in) until every refresh answered optout, or the last could have.
+      // Ticks and ad requests (as the users logged in) until every refresh answered optout, or the last could have:
+      // while their tokens live, so a publisher that refreshes late (PUB-REFRESH's business) is judged here too.
       const refreshOptout = (user: User) => ctx.callsAbout(user.canonical, since).some((c) => c.endpoint === 'refresh' && c.status === 'optout');
-      const until = Date.now() + t.refreshAfter + t.grace + 2 * t.step;
+      const until = Date.now() + Math.max(t.refreshAfter, ctx.tokens.identityLifetimeMs) + t.grace + 2 * t.step;
       while (!users.every(refreshOptout) && Date.now() < until) {
         await rec.tick();
         for (const user of users.filter((u) => !refreshOptout(u))) await rec.ad(user);
@@ -108,7 +109,7 @@ export const optoutRememberedChecks: Check<ParticipantCheckContext>[] = [
       const message = await checkProperty(
         ctx,
         this.id,
-        planArbitrary({ site: false, global: true, maxSteps: 14 }),
+        planArbitrary({ site: false, global: true, maxSteps: 14, require: 'global' }),
         async (plan) => {
           const run = await runPlan(ctx, plan, reloginGloballyOptedOut);
           const judged = judgeRemembered(ctx, run.users, run.rec, run.started, 'in the generated sequence');

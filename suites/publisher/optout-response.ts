@@ -134,7 +134,7 @@ export const optoutResponseChecks: Check<ParticipantCheckContext>[] = [
       const message = await checkProperty(
         ctx,
         this.id,
-        planArbitrary({ site: false, global: true, maxSteps: 14 }),
+        planArbitrary({ site: false, global: true, maxSteps: 14, require: 'global' }),
         async (plan) => {
           const { users, rec, started } = await runPlan(ctx, plan, reloginGloballyOptedOut);
           judged += judgeOptoutResponse(ctx, users, rec, started, 'in the generated sequence').length;

@@ -127,7 +127,7 @@ export const siteOptoutChecks: Check<ParticipantCheckContext>[] = [
       const message = await checkProperty(
         ctx,
         this.id,
-        planArbitrary({ site: true, global: true }),
+        planArbitrary({ site: true, global: true, require: 'site' }),
         async (plan) => {
           // After the generated steps, every site-opted-out user logs in and is asked for, in every spelling; then a
           // new user who opted out of nothing logs in, so every case shows whether the publisher serves anyone.

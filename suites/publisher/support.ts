@@ -341,9 +341,11 @@ export interface Plan {
 
 /**
  * Populations of 2–4 users of every kind and sequences of 3–`maxSteps` steps: logins and ad requests in any
- * spelling, ticks, and (where asked) site opt-outs in any spelling and global opt-outs.
+ * spelling, ticks, and (where asked) site opt-outs in any spelling and global opt-outs. `require`: every
+ * sequence has at least one step of that kind (at a generated place), so every case has what its rule is
+ * about, also when a page run generates only a couple of cases.
  */
-export function planArbitrary(options: { site: boolean; global: boolean; maxSteps?: number; kinds?: readonly UserKind[] }): fc.Arbitrary<Plan> {
+export function planArbitrary(options: { site: boolean; global: boolean; maxSteps?: number; kinds?: readonly UserKind[]; require?: 'site' | 'global' }): fc.Arbitrary<Plan> {
   return fc.array(fc.constantFrom(...(options.kinds ?? USER_KINDS)), { minLength: 2, maxLength: 4 }).chain((kinds) => {
     const user = fc.nat({ max: kinds.length - 1 });
     const spelling = fc.nat({ max: 2 });
@@ -354,7 +356,15 @@ export function planArbitrary(options: { site: boolean; global: boolean; maxStep
     ];
     if (options.site) steps.push({ weight: 3, arbitrary: fc.record({ op: fc.constant('site' as const), user, spelling }) });
     if (options.global) steps.push({ weight: 3, arbitrary: fc.record({ op: fc.constant('global' as const), user }) });
-    return fc.array(fc.oneof(...steps), { minLength: 3, maxLength: options.maxSteps ?? 12 }).map((s) => ({ kinds, steps: s }));
+    const maxSteps = options.maxSteps ?? 12;
+    if (!options.require) return fc.array(fc.oneof(...steps), { minLength: 3, maxLength: maxSteps }).map((s) => ({ kinds, steps: s }));
+    const required: fc.Arbitrary<Step> = options.require === 'site' ? fc.record({ op: fc.constant('site' as const), user, spelling }) : fc.record({ op: fc.constant('global' as const), user });
+    return fc
+      .tuple(fc.array(fc.oneof(...steps), { minLength: 2, maxLength: maxSteps - 1 }), required, fc.nat())
+      .map(([s, step, at]) => {
+        const i = at % (s.length + 1);
+        return { kinds, steps: [...s.slice(0, i), step, ...s.slice(i)] };
+      });
   });
 }
 

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { ParticipantCheckContext } from '../../harness/engine/participant-session.ts';
 import type { OperatorCall } from '../../harness/operator/call-log.ts';
-import { loginsAfter, Recorder, type User } from '../../suites/publisher/support.ts';
+import { loginsAfter, planArbitrary, Recorder, type User } from '../../suites/publisher/support.ts';
 
 interface Login {
   /** Generate calls while the login is under way. */
@@ -70,5 +70,24 @@ describe('loginsAfter', () => {
     const { current, later } = loginsAfter(ctx, user, rec, 0, 1);
     expect(current).toEqual({ login: undefined, generates: [early[1]] });
     expect(later).toEqual([{ login: rec.answers[0], generates: [calls[2]] }]);
+  });
+});
+
+describe('planArbitrary', () => {
+  it('with `require`, every generated sequence has a step of that kind, within the step bounds; without, some have none', () => {
+    for (const require of ['site', 'global'] as const) {
+      fc.assert(
+        fc.property(planArbitrary({ site: true, global: true, maxSteps: 10, require }), (plan) => {
+          expect(plan.steps.some((s) => s.op === require)).toBe(true);
+          expect(plan.steps.length).toBeGreaterThanOrEqual(3);
+          expect(plan.steps.length).toBeLessThanOrEqual(10);
+          for (const s of plan.steps) if ('user' in s) expect(s.user).toBeLessThan(plan.kinds.length);
+        }),
+        { numRuns: 500 },
+      );
+    }
+    // The generator alone leaves some sequences without a site opt-out: what `require` is for.
+    const plans = fc.sample(planArbitrary({ site: true, global: true }), { numRuns: 200, seed: 1 });
+    expect(plans.some((p) => !p.steps.some((s) => s.op === 'site'))).toBe(true);
   });
 });
